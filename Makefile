@@ -1,0 +1,30 @@
+# plantlake: every verb is a one-liner; the logic lives in infra/ scripts and the plantlake CLI.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export SPARK_LOCAL_IP := 127.0.0.1
+
+.PHONY: setup demo test lint format lock bench clean
+
+setup:            ## idempotent: Debian packages, .venv, JVM jars
+	@infra/setup.sh
+
+demo: setup       ## the main job, end to end
+	@.venv/bin/plantlake demo
+
+test: setup       ## the whole test suite
+	@.venv/bin/pytest
+
+lint: setup
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format: setup
+	@.venv/bin/ruff check --fix . && .venv/bin/ruff format .
+
+lock: setup       ## re-resolve infra/requirements.lock from pyproject.toml
+	@.venv/bin/uv pip compile -q --no-header --python $(PY) pyproject.toml --extra dev --override infra/overrides.txt -o infra/requirements.lock
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf lake .pytest_cache

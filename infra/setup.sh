@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a fresh machine: Debian packages, the Python venv, the JVM jars.
+# A second run on a ready machine only checks, in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+DEBIAN_PACKAGES=(mosquitto postgresql openjdk-17-jre-headless maven)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >/dev/null
+  # The packages' own services are not wanted: plantlake starts its own on loopback ports.
+  echo exit 101 | $SUDO tee /usr/sbin/policy-rc.d >/dev/null; $SUDO chmod +x /usr/sbin/policy-rc.d
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/plantlake-apt.log 2>&1 \
+    || { cat /tmp/plantlake-apt.log; exit 1; }
+  $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+
+stamp=.venv/.plantlake-installed
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+[ -x .venv/bin/uv ] || .venv/bin/pip install -q uv
+# Reinstall only when the dependency declaration or the lock changed.
+# infra/requirements.lock is the whole resolved set (`make lock` rewrites it); installing it with
+# --no-deps gives every fresh clone the same versions.
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ infra/requirements.lock -nt "$stamp" ]; then
+  echo "setup: installing plantlake and its locked dependencies into .venv"
+  .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -r infra/requirements.lock
+  .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
+  touch "$stamp"
+fi
+
+jar_stamp=infra/jars/.resolved
+if [ ! -f "$jar_stamp" ] || [ infra/pom.xml -nt "$jar_stamp" ]; then
+  echo "setup: resolving JVM jars with Maven (infra/pom.xml -> infra/jars/)"
+  rm -rf infra/jars
+  mvn -q -B -f infra/pom.xml dependency:copy-dependencies
+  touch "$jar_stamp"
+fi
+echo "setup: ready ($(ls infra/jars/*.jar | wc -l) jars, $(.venv/bin/python --version))"

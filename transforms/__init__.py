@@ -1,0 +1,1 @@
+"""plantlake: transforms."""
