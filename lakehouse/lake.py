@@ -1,0 +1,267 @@
+"""The lake: every catalog table as a Delta table under one root, addressable by name.
+
+`open_lake()` gives a SparkSession in which `bronze.x`, `silver.x`, `gold.x` and `ops.x` resolve,
+plus helpers to create, append to, upsert into and read those tables. Writes are checked against
+the catalog first and commit atomically, so a refused write leaves the table as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.catalog import LAYERS, TableSpec, all_tables, get_table
+from lakehouse.settings import Settings, get_settings
+from lakehouse.spark import get_spark
+
+log = logging.getLogger(__name__)
+
+# One catalog per process (in-memory): which lake folder each registered name points at.
+_registered: dict[str, Path] = {}
+
+
+class SchemaMismatchError(ValueError):
+    """A DataFrame does not have the columns and types its target table declares."""
+
+    def __init__(
+        self,
+        table: str,
+        missing: list[str],
+        unexpected: list[str],
+        wrong_type: list[tuple[str, str, str]],
+    ):
+        self.table, self.missing, self.unexpected, self.wrong_type = (
+            table,
+            missing,
+            unexpected,
+            wrong_type,
+        )
+        parts = []
+        if missing:
+            parts.append(f"missing columns {missing}")
+        if unexpected:
+            parts.append(f"columns not in the table {unexpected}")
+        for name, got, want in wrong_type:
+            parts.append(f"column {name!r} is {got}, the table wants {want}")
+        super().__init__(f"write to {table} refused, nothing written: " + "; ".join(parts))
+
+
+class DuplicateKeyError(ValueError):
+    """An upsert's input has several rows for one primary key, so the result would be ambiguous."""
+
+
+class TableMissingError(LookupError):
+    """A declared table has not been created in this lake yet."""
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What `plantlake tables` shows about one table."""
+
+    spec: TableSpec
+    exists: bool
+    rows: int | None = None
+    version: int | None = None
+    last_update: datetime | None = None
+    size_bytes: int | None = None
+
+
+def schema_problems(spec: TableSpec, df: DataFrame) -> SchemaMismatchError | None:
+    """The mismatch between `df` and the table's declared schema, or None if it fits.
+
+    Types must match exactly (nullability and column order aside): no silent casts into the lake.
+    """
+    declared = {f.name: f.dataType for f in spec.schema.fields}
+    given = {f.name: f.dataType for f in df.schema.fields}
+    missing = [name for name in declared if name not in given]
+    unexpected = [name for name in given if name not in declared]
+    wrong = [
+        (name, given[name].simpleString(), declared[name].simpleString())
+        for name in declared
+        if name in given and given[name].simpleString() != declared[name].simpleString()
+    ]
+    if missing or unexpected or wrong:
+        return SchemaMismatchError(spec.full_name, missing, unexpected, wrong)
+    return None
+
+
+class Lake:
+    """The Delta tables of one lake root, registered by name in the process's SparkSession."""
+
+    def __init__(self, spark: SparkSession, root: Path | str):
+        self.spark = spark
+        self.root = Path(root).resolve()
+
+    # -- where tables live -------------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        spec = get_table(name)
+        return self.root / spec.layer / spec.name
+
+    def exists(self, name: str) -> bool:
+        return (self.path(name) / "_delta_log").is_dir()
+
+    def attach(self) -> list[str]:
+        """Register every table that exists under this root by its name; returns their names.
+
+        Cheap (no data is read): call it again to see tables another process created since.
+        """
+        for layer in LAYERS:
+            self._ensure_database(layer)
+        attached = []
+        for spec in all_tables():
+            if self.exists(spec.full_name):
+                self._register(spec)
+                attached.append(spec.full_name)
+        return attached
+
+    def _ensure_database(self, layer: str) -> None:
+        if not self.spark.catalog.databaseExists(layer):
+            self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
+
+    def _register(self, spec: TableSpec) -> None:
+        path = self.path(spec.full_name)
+        if _registered.get(spec.full_name) == path and self.spark.catalog.tableExists(
+            spec.full_name
+        ):
+            return
+        # Dropping a table registered by LOCATION forgets the name; the files stay.
+        self.spark.sql(f"DROP TABLE IF EXISTS {spec.full_name}")
+        self.spark.sql(f"CREATE TABLE {spec.full_name} USING delta LOCATION '{path}'")
+        _registered[spec.full_name] = path
+
+    # -- creating ----------------------------------------------------------------------------
+    def create_all(self) -> list[str]:
+        """Create every declared table that does not exist yet (idempotent); returns the new ones."""
+        created = []
+        for spec in all_tables():
+            if self.create(spec.full_name):
+                created.append(spec.full_name)
+        return created
+
+    def create(self, name: str) -> bool:
+        """Create one declared table if it does not exist; True if this call created it."""
+        spec = get_table(name)
+        self._ensure_database(spec.layer)
+        if self.exists(name):
+            self._register(spec)
+            return False
+        path = self.path(name)
+        builder = (
+            DeltaTable.createIfNotExists(self.spark)
+            .location(str(path))
+            .addColumns(spec.schema)
+            .comment(spec.description)
+        )
+        if spec.partition_by:
+            builder = builder.partitionedBy(*spec.partition_by)
+        for key, value in {"delta.enableChangeDataFeed": "true", **spec.properties}.items():
+            builder = builder.property(key, value)
+        try:
+            builder.execute()
+        except PySparkException:
+            # Another process may have created it at the same moment: that is success too.
+            if not self.exists(name):
+                raise
+            log.info("%s was created concurrently by another process", name)
+        self._register(spec)
+        return True
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, name: str) -> DataFrame:
+        """The table as a DataFrame; TableMissingError if it was never created in this lake."""
+        spec = get_table(name)
+        if not self.exists(name):
+            raise TableMissingError(
+                f"table {name} does not exist in {self.root}: run `plantlake tables --create` "
+                f"or the pipeline that builds it"
+            )
+        self._register(spec)
+        return self.spark.table(name)
+
+    def version(self, name: str) -> int:
+        """The table's current Delta version."""
+        return DeltaTable.forPath(self.spark, str(self.path(name))).history(1).first()["version"]
+
+    def info(self, name: str) -> TableInfo:
+        spec = get_table(name)
+        if not self.exists(name):
+            return TableInfo(spec, exists=False)
+        table = DeltaTable.forPath(self.spark, str(self.path(name)))
+        detail = table.detail().first()
+        return TableInfo(
+            spec,
+            exists=True,
+            rows=table.toDF().count(),
+            version=table.history(1).first()["version"],
+            last_update=detail["lastModified"],
+            size_bytes=detail["sizeInBytes"],
+        )
+
+    # -- writing -----------------------------------------------------------------------------
+    def _checked(self, name: str, df: DataFrame) -> tuple[TableSpec, DataFrame]:
+        spec = get_table(name)
+        problem = schema_problems(spec, df)
+        if problem is not None:
+            raise problem
+        if not self.exists(name):
+            raise TableMissingError(f"table {name} does not exist in {self.root}: create it first")
+        return spec, df.select(*spec.column_names)
+
+    def append(self, name: str, df: DataFrame, *, txn: tuple[str, int] | None = None) -> int:
+        """Append `df` in one commit; returns the new table version.
+
+        `txn=(writer id, batch number)` makes the append idempotent: Delta skips a batch number
+        it has already committed for that writer, so a replayed batch is not counted twice.
+        """
+        _, df = self._checked(name, df)
+        writer = df.write.format("delta").mode("append")
+        if txn is not None:
+            writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
+        writer.save(str(self.path(name)))
+        return self.version(name)
+
+    def upsert(self, name: str, df: DataFrame) -> int:
+        """Insert new keys and update changed rows (Delta MERGE on the primary key); returns the version.
+
+        Rows identical to what the table holds are left untouched, so upserting the same rows
+        twice changes nothing. DuplicateKeyError if `df` has two rows for one key.
+        """
+        spec, df = self._checked(name, df)
+        if not spec.primary_key:
+            raise DuplicateKeyError(
+                f"table {name} declares no primary key, so it cannot be upserted"
+            )
+        key = list(spec.primary_key)
+        dupes = df.groupBy(*key).count().where("count > 1").limit(5).collect()
+        if dupes:
+            sample = [tuple(row[k] for k in key) for row in dupes]
+            raise DuplicateKeyError(
+                f"upsert into {name} refused, nothing written: several input rows share the key "
+                f"{tuple(key)}, e.g. {sample}"
+            )
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
+        others = [c for c in spec.column_names if c not in key]
+        changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in others) or None
+        target = DeltaTable.forPath(self.spark, str(self.path(name)))
+        merge = target.alias("t").merge(df.alias("s"), on)
+        merge = merge.whenMatchedUpdateAll(condition=changed) if changed else merge
+        merge.whenNotMatchedInsertAll().execute()
+        return self.version(name)
+
+
+def open_lake(settings: Settings | None = None) -> Lake:
+    """The lake of the settings, with every existing table registered by name: the one line.
+
+    >>> lake = open_lake()
+    >>> lake.spark.sql("SELECT count(*) FROM bronze.mqtt_messages").show()
+    """
+    settings = settings or get_settings()
+    lake = Lake(get_spark(settings), settings.lake_root)
+    lake.attach()
+    return lake

@@ -1,0 +1,89 @@
+"""The process's SparkSession, with Delta Lake from the jars `make setup` put on disk.
+
+Nothing is downloaded at run time: `spark.jars` names local files and `spark.jars.packages`
+stays unset, so a session starts with the network cut off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from lakehouse.settings import REPO_ROOT, Settings, get_settings
+
+LOG4J_CONFIG = REPO_ROOT / "infra" / "spark" / "log4j2.properties"
+REQUIRED_JARS = ("delta-spark_", "delta-storage-")
+
+
+class SparkSetupError(RuntimeError):
+    """Spark cannot start as configured (typically: `make setup` has not been run)."""
+
+
+def local_jars(jars_dir: Path) -> list[Path]:
+    """The jar files in `jars_dir`; SparkSetupError if the Delta jars are missing."""
+    jars = sorted(jars_dir.glob("*.jar"))
+    for prefix in REQUIRED_JARS:
+        if not any(j.name.startswith(prefix) for j in jars):
+            raise SparkSetupError(
+                f"no {prefix}*.jar in {jars_dir}: run `make setup` (it resolves the jars of "
+                f"infra/pom.xml with Maven), or point PLANTLAKE_JARS_DIR at a folder that has them"
+            )
+    return jars
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """Every Spark setting plantlake sets, tuned for a small machine."""
+    jars = local_jars(settings.jars_dir)
+    java_opts = f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG} -Dderby.system.home={tempfile.gettempdir()}"
+    return {
+        "spark.master": settings.spark_master,
+        "spark.app.name": "plantlake",
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        # Each process keeps its own catalog, filled from the lake folder when the session
+        # opens (lakehouse.lake): no shared metastore to lock, so a Dagster run, a notebook
+        # and the SQL endpoint open the same lake at once.
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.warehouse.dir": str((settings.lake_root / "_warehouse").resolve()),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.default.parallelism": str(settings.spark_shuffle_partitions),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.optimizeMetadataOnlyQueries": "true",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+
+
+def get_spark(settings: Settings | None = None) -> SparkSession:
+    """The process's SparkSession (built on first call, then reused).
+
+    >>> spark = get_spark()
+    >>> spark.sql("SELECT 1 AS one").collect()
+    [Row(one=1)]
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    settings = settings or get_settings()
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", os.path.realpath(sys.executable))
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
