@@ -6,6 +6,7 @@ stays unset, so a session starts with the network cut off.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -86,4 +87,8 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # PySpark logs every failed query as JSON with the whole JVM stack before raising it; the
+    # raised exception already carries Spark's message, so these loggers only add noise.
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).disabled = True
     return spark

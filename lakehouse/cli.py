@@ -1,0 +1,161 @@
+"""The `plantlake` command: tables, SQL, and the sub-commands other packages contribute.
+
+Sub-commands are discovered from the `plantlake.cli` entry-point group (`plantlake plant …`,
+`plantlake demo`, …), so this package imports none of them.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from enum import StrEnum
+from importlib.metadata import entry_points
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.settings import SettingsError, get_settings
+
+app = typer.Typer(
+    name="plantlake",
+    help="plantlake: a lakehouse for manufacturing plants.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _open_lake():
+    from lakehouse.lake import open_lake
+
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        err_console.print(f"[red]configuration error[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    with err_console.status("starting Spark…"):
+        return open_lake(settings)
+
+
+def _humanize_bytes(size: int | None) -> str:
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""
+
+
+@app.command()
+def tables(
+    layer: str | None = typer.Option(None, help="only this layer: bronze, silver, gold or ops"),
+    create: bool = typer.Option(False, "--create", help="create the tables that do not exist"),
+) -> None:
+    """List every catalog table with its layer, row count, last update and description."""
+    from lakehouse.catalog import LAYERS, all_tables
+
+    if layer is not None and layer not in LAYERS:
+        err_console.print(f"[red]unknown layer {layer!r}[/red]; choose one of {', '.join(LAYERS)}")
+        raise typer.Exit(2)
+    lake = _open_lake()
+    if create:
+        created = lake.create_all()
+        err_console.print(f"created {len(created)} table(s): {', '.join(created) or '-'}")
+    table = Table(title=f"plantlake tables in {lake.root}")
+    for column in ("table", "layer", "rows", "version", "last update (UTC)", "size", "description"):
+        table.add_column(
+            column, justify="right" if column in ("rows", "version", "size") else "left"
+        )
+    for spec in all_tables(layer):
+        info = lake.info(spec.full_name)
+        if not info.exists:
+            table.add_row(spec.full_name, spec.layer, "-", "-", "not created", "", spec.description)
+            continue
+        table.add_row(
+            spec.full_name,
+            spec.layer,
+            f"{info.rows:,}",
+            str(info.version),
+            info.last_update.strftime("%Y-%m-%d %H:%M:%S") if info.last_update else "",
+            _humanize_bytes(info.size_bytes),
+            spec.description,
+        )
+    console.print(table)
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(
+        ..., help="a Spark SQL statement, e.g. SELECT … FROM gold.oee_shift"
+    ),
+    output: OutputFormat = typer.Option(
+        OutputFormat.table, "--format", "-f", help="table, csv or json"
+    ),
+    limit: int = typer.Option(1000, help="print at most this many rows (0: all)"),
+) -> None:
+    """Run one SQL statement against the lake and print the result."""
+    from pyspark.errors import PySparkException
+
+    lake = _open_lake()
+    try:
+        df = lake.spark.sql(query)
+        result = (df.limit(limit) if limit else df).toPandas()
+    except PySparkException as exc:
+        err_console.print(f"[red]SQL error[/red]: {spark_error_message(exc)}")
+        raise typer.Exit(1) from None
+    if output is OutputFormat.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.itertuples(index=False))
+    elif output is OutputFormat.json:
+        sys.stdout.write(result.to_json(orient="records", date_format="iso") + "\n")
+    else:
+        table = Table(show_lines=False)
+        for column in result.columns:
+            table.add_column(str(column))
+        for row in result.itertuples(index=False):
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+        console.print(f"{len(result)} row(s)", style="dim")
+
+
+def spark_error_message(exc: Exception) -> str:
+    """Spark's own message for a failed statement: condition and text, no JVM stack or plan."""
+    getter = getattr(exc, "getMessage", None)
+    message = getter() if callable(getter) else str(exc)
+    message = message or str(exc)
+    # The message may go on with the analysed plan or a JVM stack; the first paragraph says it.
+    lines = []
+    for line in message.splitlines():
+        if line.startswith(("\tat ", "JVM stacktrace", "== ")) or line.strip() in (";", ""):
+            break
+        lines.append(line)
+    return "\n".join(lines).rstrip(";").strip() or message.strip()
+
+
+def _add_plugins() -> None:
+    for ep in entry_points(group="plantlake.cli"):
+        try:
+            sub = ep.load()
+        except ImportError as exc:  # a plug-in that cannot import must not break the others
+            err_console.print(f"[yellow]plantlake {ep.name}: unavailable ({exc})[/yellow]")
+            continue
+        app.add_typer(sub, name=ep.name)
+
+
+_add_plugins()
+
+
+if __name__ == "__main__":
+    app()

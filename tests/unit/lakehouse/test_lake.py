@@ -1,0 +1,147 @@
+"""The lake creates declared tables idempotently and refuses writes that do not fit them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pyspark.sql import Row
+
+from lakehouse.catalog import all_tables
+from lakehouse.lake import DuplicateKeyError, SchemaMismatchError, TableMissingError
+
+T0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+WATERMARK_DDL = (
+    "source string, source_table string, watermark_ts timestamp, watermark_key string, "
+    "rows_extracted bigint, updated_at timestamp"
+)
+
+
+def watermarks(spark, rows):
+    return spark.createDataFrame(rows, WATERMARK_DDL)
+
+
+def snapshot(lake, name):
+    return sorted(tuple(r) for r in lake.read(name).collect())
+
+
+def test_create_all_is_idempotent(lake):
+    created = lake.create_all()
+    assert sorted(created) == sorted(s.full_name for s in all_tables())
+    versions = {name: lake.version(name) for name in created}
+    assert lake.create_all() == []
+    assert {name: lake.version(name) for name in created} == versions
+    # registered by name, with the declared schema and partitioning
+    detail = lake.spark.sql("DESCRIBE DETAIL bronze.mqtt_messages").first()
+    assert detail["partitionColumns"] == ["event_date"]
+    assert lake.spark.table("bronze.mqtt_messages").columns == [
+        c.name for c in lake.read("bronze.mqtt_messages").schema.fields
+    ]
+
+
+def test_upsert_twice_with_the_same_rows_leaves_the_same_table(lake, spark):
+    lake.create("ops.watermarks")
+    rows = [
+        ("mes", "mes.work_orders", T0, '{"id": 7}', 120, T0),
+        ("mes", "erp.products", T0, '{"id": "P-1"}', 12, T0),
+    ]
+    lake.upsert("ops.watermarks", watermarks(spark, rows))
+    first = snapshot(lake, "ops.watermarks")
+    lake.upsert("ops.watermarks", watermarks(spark, rows))
+    assert snapshot(lake, "ops.watermarks") == first
+    assert len(first) == 2
+
+
+def test_upsert_updates_changed_rows_and_inserts_new_keys(lake, spark):
+    lake.create("ops.watermarks")
+    lake.upsert("ops.watermarks", watermarks(spark, [("mes", "mes.work_orders", T0, "1", 5, T0)]))
+    later = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
+    lake.upsert(
+        "ops.watermarks",
+        watermarks(
+            spark,
+            [
+                ("mes", "mes.work_orders", later, "9", 4, later),
+                ("mes", "mes.downtime_events", later, "3", 3, later),
+            ],
+        ),
+    )
+    rows = {r["source_table"]: r for r in lake.read("ops.watermarks").collect()}
+    assert set(rows) == {"mes.work_orders", "mes.downtime_events"}
+    assert (
+        rows["mes.work_orders"]["watermark_key"],
+        rows["mes.work_orders"]["rows_extracted"],
+    ) == ("9", 4)
+
+
+def test_schema_mismatch_is_refused_and_the_table_is_unchanged(lake, spark):
+    lake.create("ops.watermarks")
+    lake.upsert("ops.watermarks", watermarks(spark, [("mes", "mes.work_orders", T0, "1", 5, T0)]))
+    before, version = snapshot(lake, "ops.watermarks"), lake.version("ops.watermarks")
+    bad = spark.createDataFrame(
+        [("mes", "mes.x", T0, 5, T0, "extra")],
+        "source string, source_table string, watermark_ts timestamp, rows_extracted int, "
+        "updated_at timestamp, operator string",
+    )
+    for write in (lake.append, lake.upsert):
+        with pytest.raises(SchemaMismatchError) as err:
+            write("ops.watermarks", bad)
+        message = str(err.value)
+        assert "ops.watermarks" in message and "nothing written" in message
+        assert "missing columns ['watermark_key']" in message
+        assert "columns not in the table ['operator']" in message
+        assert "column 'rows_extracted' is int, the table wants bigint" in message
+        assert (err.value.missing, err.value.unexpected) == (["watermark_key"], ["operator"])
+    assert snapshot(lake, "ops.watermarks") == before
+    assert lake.version("ops.watermarks") == version
+
+
+def test_not_null_violation_writes_nothing(lake, spark):
+    lake.create("ops.watermarks")
+    with pytest.raises(Exception, match=r"(?i)null"):
+        lake.append("ops.watermarks", watermarks(spark, [(None, "mes.x", T0, "1", 1, T0)]))
+    assert lake.read("ops.watermarks").count() == 0
+
+
+def test_upsert_with_duplicate_keys_is_refused(lake, spark):
+    lake.create("ops.watermarks")
+    rows = [("mes", "mes.x", T0, "1", 1, T0), ("mes", "mes.x", T0, "2", 2, T0)]
+    with pytest.raises(DuplicateKeyError, match=r"\('mes', 'mes.x'\)"):
+        lake.upsert("ops.watermarks", watermarks(spark, rows))
+    assert lake.read("ops.watermarks").count() == 0
+
+
+def test_append_with_a_transaction_id_is_idempotent(lake, spark):
+    lake.create("ops.watermarks")
+    batch = watermarks(spark, [("mes", "mes.x", T0, "1", 1, T0)])
+    lake.append("ops.watermarks", batch, txn=("loader-1", 0))
+    lake.append("ops.watermarks", batch, txn=("loader-1", 0))  # a replay of batch 0
+    assert lake.read("ops.watermarks").count() == 1
+    lake.append("ops.watermarks", batch, txn=("loader-1", 1))
+    assert lake.read("ops.watermarks").count() == 2
+
+
+def test_reading_a_table_never_created_says_so(lake):
+    with pytest.raises(TableMissingError, match=r"bronze\.quarantine does not exist"):
+        lake.read("bronze.quarantine")
+
+
+def test_attach_sees_tables_created_elsewhere_and_keeps_data(lake, spark, tmp_path):
+    from lakehouse.lake import Lake
+
+    other = Lake(spark, tmp_path / "other-lake")
+    other.create("ops.watermarks")
+    other.append("ops.watermarks", watermarks(spark, [("a", "b", T0, "k", 1, T0)]))
+    lake.create("ops.watermarks")
+    assert spark.table("ops.watermarks").count() == 0  # the name now points at `lake`
+    assert other.attach() == ["ops.watermarks"]
+    assert spark.table("ops.watermarks").collect() == [
+        Row(
+            source="a",
+            source_table="b",
+            watermark_ts=T0.replace(tzinfo=None),
+            watermark_key="k",
+            rows_extracted=1,
+            updated_at=T0.replace(tzinfo=None),
+        )
+    ]
