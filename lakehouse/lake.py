@@ -226,6 +226,28 @@ class Lake:
         writer.save(str(self.path(name)))
         return self.version(name)
 
+    def insert_new(self, name: str, df: DataFrame) -> int:
+        """Append only the rows whose primary key the table does not hold yet; returns the version.
+
+        The idempotent load for append-only tables (bronze): replaying a batch adds nothing.
+        Duplicates within `df` itself are collapsed to one row per key.
+        """
+        spec, df = self._checked(name, df)
+        key = self._key(spec)
+        match = [*key, *(c for c in spec.partition_by if c not in key)]
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in match)
+        target = DeltaTable.forPath(self.spark, str(self.path(name)))
+        target.alias("t").merge(
+            df.dropDuplicates(key).alias("s"), on
+        ).whenNotMatchedInsertAll().execute()
+        return self.version(name)
+
+    @staticmethod
+    def _key(spec: TableSpec) -> list[str]:
+        if not spec.primary_key:
+            raise DuplicateKeyError(f"table {spec.full_name} declares no primary key")
+        return list(spec.primary_key)
+
     def upsert(self, name: str, df: DataFrame) -> int:
         """Insert new keys and update changed rows (Delta MERGE on the primary key); returns the version.
 
