@@ -42,7 +42,7 @@ jar_stamp=infra/jars/.resolved
 if [ ! -f "$jar_stamp" ] || [ infra/pom.xml -nt "$jar_stamp" ]; then
   echo "setup: resolving JVM jars with Maven (infra/pom.xml -> infra/jars/)"
   rm -rf infra/jars
-  mvn -q -B -f infra/pom.xml dependency:copy-dependencies
+  mvn -q -B -Dstyle.color=never -f infra/pom.xml dependency:copy-dependencies
   touch "$jar_stamp"
 fi
 echo "setup: ready ($(ls infra/jars/*.jar | wc -l) jars, $(.venv/bin/python --version))"
