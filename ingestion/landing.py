@@ -1,0 +1,143 @@
+"""The landing zone: append-only Parquet files that connectors write and the bronze loader reads.
+
+A batch is written to a hidden temporary name, fsynced, and atomically renamed into
+`<root>/<source>/date=YYYY-MM-DD/<batch id>.parquet`, then the folder is fsynced: a reader sees
+a whole batch or nothing, and a batch acknowledged to the source survives a crash. The zone is
+also the store-and-forward buffer while the lake is down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# What a connector hands over, whatever the protocol; `kind` says which bronze table it feeds.
+KINDS = ("mqtt", "sparkplug", "opcua", "mes", "quarantine")
+
+LANDING_SCHEMA = pa.schema(
+    [
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("address", pa.string()),
+        pa.field("payload", pa.binary()),
+        pa.field("attributes", pa.map_(pa.string(), pa.string())),
+        pa.field("source_timestamp", pa.timestamp("us", tz="UTC")),
+        pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("batch_id", pa.string(), nullable=False),
+    ]
+)
+
+
+class LandingError(ValueError):
+    """A record cannot be landed as given (unknown kind, naive timestamp, …)."""
+
+
+@dataclass(frozen=True)
+class LandingRecord:
+    """One message or row as received, with where it came from and when."""
+
+    kind: str
+    source: str
+    address: str | None
+    payload: bytes | None
+    received_at: datetime
+    source_timestamp: datetime | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    record_id: str | None = None
+
+    def resolved_id(self) -> str:
+        """The record id: given by the connector, else a hash of source, address and payload.
+
+        Connectors pass an id when the same bytes may legitimately arrive twice (e.g. a
+        Sparkplug `seq` that wraps); otherwise identical bytes are the same message.
+        """
+        if self.record_id:
+            return self.record_id
+        digest = hashlib.sha256()
+        for part in (self.kind, self.source, self.address or ""):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        digest.update(self.payload or b"")
+        return digest.hexdigest()
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise LandingError(f"{name} {value!r} has no time zone; connectors land UTC-aware times")
+    return value.astimezone(UTC)
+
+
+def to_table(records: Iterable[LandingRecord], batch_id: str) -> pa.Table:
+    """The records as an Arrow table of LANDING_SCHEMA."""
+    columns: dict[str, list] = {name: [] for name in LANDING_SCHEMA.names}
+    for rec in records:
+        if rec.kind not in KINDS:
+            raise LandingError(f"record kind {rec.kind!r} is not one of {KINDS}")
+        columns["record_id"].append(rec.resolved_id())
+        columns["kind"].append(rec.kind)
+        columns["source"].append(rec.source)
+        columns["address"].append(rec.address)
+        columns["payload"].append(rec.payload)
+        columns["attributes"].append(list(rec.attributes.items()))
+        columns["source_timestamp"].append(_utc(rec.source_timestamp, "source_timestamp"))
+        columns["received_at"].append(_utc(rec.received_at, "received_at"))
+        columns["batch_id"].append(batch_id)
+    return pa.table(columns, schema=LANDING_SCHEMA)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LandingZone:
+    """The landing folder of one lake: `<root>/<source>/date=YYYY-MM-DD/<batch>.parquet`."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def write_batch(
+        self, source: str, records: Iterable[LandingRecord], batch_id: str | None = None
+    ) -> Path | None:
+        """Land one batch durably and atomically; returns its file (None for an empty batch).
+
+        Only after this returns may the connector acknowledge the batch to its source.
+        """
+        batch_id = batch_id or f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+        table = to_table(records, batch_id)
+        if table.num_rows == 0:
+            return None
+        day = table["received_at"][0].as_py().date()
+        folder = self.root / source / f"date={day:%Y-%m-%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"{batch_id}.parquet"
+        temporary = folder / f".{batch_id}.parquet.tmp"  # hidden: Spark's file source skips it
+        with open(temporary, "wb") as sink:
+            pq.write_table(table, sink, compression="zstd")
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temporary, final)
+        _fsync_dir(folder)
+        return final
+
+    def files(self, source: str | None = None) -> list[Path]:
+        """Landed files (of one source), oldest name first."""
+        base = self.root / source if source else self.root
+        return sorted(p for p in base.rglob("*.parquet") if not p.name.startswith("."))
+
+    def backlog_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.files())
