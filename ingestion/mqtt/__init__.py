@@ -1,0 +1,1 @@
+"""MQTT ingestion: unified-namespace JSON and Sparkplug B."""
