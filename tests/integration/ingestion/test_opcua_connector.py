@@ -129,7 +129,12 @@ def test_browses_subscribes_and_lands_values_with_timestamps_and_status(tmp_path
     assert paths == {"berlin/line1/cnc01/temperature_c", "berlin/line1/cnc01/parts_total"}
     assert len(rows) >= 10 and connector.stats.landed == len(rows) == connector.stats.received
     assert len({r["record_id"] for r in rows}) == len(rows)
-    temps = [r for r in rows if r["address"].endswith("cnc01.temperature_c")]
+    temps = [
+        r
+        for r in rows
+        if r["address"].endswith("cnc01.temperature_c")
+        and dict(r["attributes"])["status_code"] == "0"
+    ]
     attrs = dict(temps[-1]["attributes"])
     assert (
         attrs["variant_type"] == "Double"
@@ -144,7 +149,11 @@ def test_browses_subscribes_and_lands_values_with_timestamps_and_status(tmp_path
     assert {b["status_name"] for b in bad} == {"BadSensorFailure"} and len(
         bad
     ) == 2  # kept, flagged
-    counts = [int(r["payload"]) for r in rows if r["address"].endswith("cnc01.parts_total")]
+    counts = [
+        int(r["payload"])
+        for r in rows
+        if r["address"].endswith("cnc01.parts_total") and r["payload"] != b"null"
+    ]
     assert counts == sorted(counts) and len(counts) >= 5
 
 
