@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
@@ -48,7 +49,17 @@ def quarantined(
     *,
     record_id: str | None = None,
 ) -> LandingRecord:
-    """The landing record of a rejected input: its bytes unchanged, the reason beside them."""
+    """The landing record of a rejected input: its bytes unchanged, the reason beside them.
+
+    Its id includes the receive time, so the same bad bytes received twice are two quarantine
+    rows (received = accepted + quarantined), while replaying a landed file adds nothing.
+    """
+    if record_id is None:
+        digest = hashlib.sha256()
+        for part in (source, address or "", received_at.isoformat(), reason.value):
+            digest.update(part.encode() + b"\0")
+        digest.update(raw or b"")
+        record_id = digest.hexdigest()
     return LandingRecord(
         kind="quarantine",
         source=source,
