@@ -52,6 +52,7 @@ class MqttSourceConfig(BaseModel):
 
 @dataclass
 class MqttStats:
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     received: int = 0
     accepted: int = 0
     quarantined: int = 0

@@ -149,6 +149,7 @@ async def browse_variables(
 class ConnectorStats:
     """Counts for `plantlake ingest status` and the tests' reconciliation."""
 
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     received: int = 0
     landed: int = 0
     gaps: int = 0
