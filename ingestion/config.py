@@ -14,6 +14,14 @@ sources:
     name: berlin-opcua
     endpoint: opc.tcp://127.0.0.1:4840/plantlake/
     root: ["0:Objects", "2:acme"]
+  - type: postgres
+    name: mes
+    dbname: plant
+    user: plantlake
+    password_env: PLANTLAKE_PG_PASSWORD
+    tables:
+      - {table: mes.work_orders, key: [work_order_id]}
+      - {table: erp.products, key: [product_id], mode: full}
 ```
 A bad file stops with `IngestionConfigError` naming the key, e.g. `sources[1].endpoint`.
 """
@@ -28,6 +36,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from ingestion.mqtt.connector import MqttSourceConfig
 from ingestion.opcua.connector import OpcUaSourceConfig
+from ingestion.sql.extractor import PostgresSourceConfig
 
 
 class IngestionConfigError(ValueError):
@@ -42,7 +51,11 @@ class OpcUaSource(OpcUaSourceConfig):
     type: Literal["opcua"]
 
 
-Source = Annotated[MqttSource | OpcUaSource, Field(discriminator="type")]
+class PostgresSource(PostgresSourceConfig):
+    type: Literal["postgres"]
+
+
+Source = Annotated[MqttSource | OpcUaSource | PostgresSource, Field(discriminator="type")]
 
 
 class IngestionConfig(BaseModel):
@@ -69,7 +82,7 @@ def _key(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("mqtt", "opcua") and out.endswith("]"):
+        elif part in ("mqtt", "opcua", "postgres") and out.endswith("]"):
             continue  # the discriminator's branch name is not a key of the file
         else:
             out += f".{part}" if out else str(part)

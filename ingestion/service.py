@@ -18,10 +18,11 @@ from pathlib import Path
 
 from tenacity import retry, retry_if_exception_type, stop_never, wait_exponential
 
-from ingestion.config import IngestionConfig, MqttSource, OpcUaSource
+from ingestion.config import IngestionConfig, MqttSource, OpcUaSource, PostgresSource
 from ingestion.landing import LandingZone
 from ingestion.mqtt.connector import MqttConnector
 from ingestion.opcua.connector import OpcUaConnector
+from ingestion.sql.extractor import PostgresExtractor
 
 log = logging.getLogger(__name__)
 STATUS_DIR = "_status"
@@ -61,6 +62,9 @@ class IngestionService:
         self.opcua = [
             OpcUaConnector(s, self.zone) for s in config.sources if isinstance(s, OpcUaSource)
         ]
+        self.sql = [
+            PostgresExtractor(s, self.zone) for s in config.sources if isinstance(s, PostgresSource)
+        ]
         self.loader_runs = 0
         self.loader_errors = 0
 
@@ -93,16 +97,39 @@ class IngestionService:
 
         asyncio.run(main())
 
+    def _run_sql(self, extractor: PostgresExtractor, stop: threading.Event) -> None:
+        delay = extractor.config.poll_interval_s
+        while not stop.is_set():
+            try:
+                extractor.poll()
+                delay = extractor.config.poll_interval_s
+            except Exception as exc:  # the database may be down: back off and keep trying
+                delay = min(delay * 2, 300)
+                log.warning(
+                    "%s: extraction failed (%s); retrying in %.0f s",
+                    extractor.config.name,
+                    exc,
+                    delay,
+                )
+            stop.wait(delay)
+
+    def _connectors(self) -> list:
+        return [*self.mqtt, *self.opcua, *self.sql]
+
     def _write_status(self) -> None:
         now = datetime.now(UTC)
-        for connector in [*self.mqtt, *self.opcua]:
+        for connector in self._connectors():
             path = status_path(self.landing_root, connector.config.name)
             path.parent.mkdir(parents=True, exist_ok=True)
             stats = dataclasses.asdict(connector.stats)
             last = connector.stats.last_message_at
             status = {
                 "source": connector.config.name,
-                "type": "mqtt" if isinstance(connector, MqttConnector) else "opcua",
+                "type": {
+                    MqttConnector: "mqtt",
+                    OpcUaConnector: "opcua",
+                    PostgresExtractor: "postgres",
+                }[type(connector)],
                 "written_at": now.isoformat(),
                 **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in stats.items()},
                 "lag_s": (now - last).total_seconds() if last else None,
@@ -124,6 +151,12 @@ class IngestionService:
             threads.append(
                 threading.Thread(target=self._run_opcua, args=(stop,), name="opcua", daemon=True)
             )
+        threads += [
+            threading.Thread(
+                target=self._run_sql, args=(x, stop), name=f"sql-{x.config.name}", daemon=True
+            )
+            for x in self.sql
+        ]
         for thread in threads:
             thread.start()
         loader = None
@@ -155,9 +188,23 @@ class IngestionService:
         settings = get_settings().model_copy(update={"lake_root": self.lake_root})
         return BronzeLoader(open_lake(settings), self.landing_root)
 
+    def _mirror_watermarks(self, lake) -> None:
+        """Copy the extractors' watermarks into `ops.watermarks`, after their rows are in bronze."""
+        rows = [(*row, None, datetime.now(UTC)) for x in self.sql for row in x.watermark_rows()]
+        if not rows:
+            return
+        lake.create("ops.watermarks")
+        df = lake.spark.createDataFrame(
+            [(s, t, ts, key, n, at) for (s, t, ts, key, n, at) in rows],
+            "source string, source_table string, watermark_ts timestamp, watermark_key string, "
+            "rows_extracted bigint, updated_at timestamp",
+        )
+        lake.upsert("ops.watermarks", df)
+
     def _load(self, loader) -> None:
         try:
             result = loader.run()
+            self._mirror_watermarks(loader.lake)
             self.loader_runs += 1
             log.info("bronze loader: %d batch(es), %s", result.batches, result.rows_read_by_table)
         except (

@@ -23,9 +23,9 @@ from paho.mqtt.properties import Properties
 from pydantic import BaseModel, Field
 
 from ingestion.landing import LandingRecord, LandingZone
-from ingestion.mqtt.quarantine import Reason, quarantined
 from ingestion.mqtt.sparkplug import NAMESPACE, SparkplugDecoder, rebirth_request
 from ingestion.mqtt.uns import UnsRules, classify_uns_message
+from ingestion.quarantine import Reason, quarantined
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pysparkplug import DBirth, DData, DDeath, Metric, NBirth, NCmd, NData, NDea
 from pysparkplug import DCmd as DCmdPayload
 
 from ingestion.landing import LandingRecord
-from ingestion.mqtt.quarantine import Reason, quarantined
+from ingestion.quarantine import Reason, quarantined
 
 NAMESPACE = "spBv1.0"
 BD_SEQ = "bdSeq"

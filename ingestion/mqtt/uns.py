@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ingestion.landing import LandingRecord
-from ingestion.mqtt.quarantine import Reason, quarantined
+from ingestion.quarantine import Reason, quarantined
 
 TOPIC_LEVELS = 7
 QUALITIES = ("good", "uncertain", "bad")

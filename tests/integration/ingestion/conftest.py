@@ -78,3 +78,95 @@ def broker(tmp_path):
     b.start()
     yield b
     b.stop()
+
+
+@dataclass
+class Postgres:
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str
+    process: subprocess.Popen
+
+    def conninfo(self) -> str:
+        return f"host={self.host} port={self.port} dbname={self.dbname} user={self.user} password={self.password}"
+
+
+def _as_postgres_user(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; the Debian package's `postgres` user runs it then.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture
+def postgres():
+    import shutil
+    import tempfile
+
+    bindir = Path("/usr/lib/postgresql/15/bin")
+    base = Path(tempfile.mkdtemp(prefix="plantlake-pg-"))
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+    pwfile = base / "pw"
+    pwfile.write_text("s3cret\n")
+    if os.geteuid() == 0:
+        shutil.chown(pwfile, "postgres")
+    subprocess.run(
+        _as_postgres_user(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "plantlake",
+                "--pwfile",
+                str(pwfile),
+                "-A",
+                "scram-sha-256",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    log = base / "postgres.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            _as_postgres_user(
+                [
+                    str(bindir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-k",
+                    str(sockets),
+                    "-c",
+                    "fsync=off",
+                ]
+            ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    pg = Postgres("127.0.0.1", port, "postgres", "plantlake", "s3cret", proc)
+    import psycopg
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            psycopg.connect(pg.conninfo()).close()
+            break
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"postgres did not start: {log.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+    yield pg
+    proc.send_signal(signal.SIGTERM)  # by PID: a smart shutdown
+    proc.wait(20)
+    shutil.rmtree(base, ignore_errors=True)

@@ -106,7 +106,9 @@ def test_sigkill_five_times_then_bronze_has_every_message_once(broker, lake, tmp
     deadline = time.monotonic() + 60
     status = lake.root / "_landing" / "_status" / "uns.json"
     seen = None
-    while time.monotonic() < deadline:  # until the last connector has landed the tail and gone quiet
+    while (
+        time.monotonic() < deadline
+    ):  # until the last connector has landed the tail and gone quiet
         time.sleep(1.5)
         current = json.loads(status.read_text()).get("landed") if status.exists() else None
         if current is not None and current == seen:

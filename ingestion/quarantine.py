@@ -37,6 +37,7 @@ class Reason(StrEnum):
     BAD_BIRTH = "bad_birth"
     MISSING_SEQUENCE = "missing_sequence"
     STALE_DEATH = "stale_death"
+    NULL_KEY = "null_key"
 
 
 def quarantined(
