@@ -1,0 +1,1 @@
+"""Real servers plantlake starts on loopback ports (Mosquitto, PostgreSQL), stopped by PID."""

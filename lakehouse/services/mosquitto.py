@@ -1,0 +1,89 @@
+"""Eclipse Mosquitto on a loopback port with a password file and persistence."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lakehouse.services.ports import LOOPBACK, free_port, stop_process, wait_for_port
+
+
+@dataclass
+class Mosquitto:
+    """A broker we started; `restart()` keeps its port, password and persisted sessions."""
+
+    data_dir: Path
+    port: int
+    username: str
+    password: str
+    host: str = LOOPBACK
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def conf(self) -> Path:
+        return self.data_dir / "mosquitto.conf"
+
+    @property
+    def log(self) -> Path:
+        return self.data_dir / "mosquitto.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def write_config(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "db").mkdir(exist_ok=True)
+        passwd = self.data_dir / "passwd"
+        subprocess.run(
+            ["mosquitto_passwd", "-b", "-c", str(passwd), self.username, self.password],
+            check=True,
+            capture_output=True,
+        )
+        os.chmod(passwd, 0o600)
+        self.conf.write_text(
+            # as root mosquitto would switch to a user that cannot read our folder: run as us
+            f"user {getpass.getuser()}\n"
+            f"listener {self.port} {LOOPBACK}\n"
+            "allow_anonymous false\n"
+            f"password_file {passwd}\n"
+            "persistence true\n"
+            f"persistence_location {self.data_dir / 'db'}/\n"
+            "autosave_interval 1\n"
+            "max_inflight_messages 1000\n"
+            "max_queued_messages 1000000\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+        )
+
+    def start(self) -> Mosquitto:
+        if not self.conf.exists():
+            self.write_config()
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                ["mosquitto", "-c", str(self.conf)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for_port(self.port, self.process, self.log, "mosquitto")
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)  # SIGTERM: mosquitto saves its persistence file
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def start_mosquitto(
+    data_dir: Path,
+    port: int | None = None,
+    username: str = "plantlake",
+    password: str = "plantlake",
+) -> Mosquitto:
+    """Start a broker on 127.0.0.1 (a free port unless given)."""
+    return Mosquitto(Path(data_dir), port or free_port(), username, password).start()
