@@ -129,3 +129,57 @@ def truth(
             f"{r['repair_s'] / 60:.0f}",
         )
     console.print(ft)
+
+
+@app.command()
+def run(
+    speed: float = typer.Option(60.0, help="plant seconds per wall-clock second"),
+    duration: str = typer.Option("8h", help="plant time to run: 8h, 30m, 90s, 1h30m"),
+    seed: int = typer.Option(1),
+    opcua_port: int = typer.Option(4840, help="OPC UA server port on 127.0.0.1 (0: no OPC UA)"),
+    opcua_user: str = typer.Option(
+        "",
+        help="require this OPC UA user (Basic256Sha256 Sign&Encrypt); password from PLANTLAKE_OPCUA_PASSWORD",
+    ),
+    mqtt_host: str = typer.Option("127.0.0.1"),
+    mqtt_port: int = typer.Option(0, help="MQTT broker port (0: no MQTT)"),
+    mqtt_user: str = typer.Option("plantlake", help="password from PLANTLAKE_MQTT_PASSWORD"),
+    postgres: str = typer.Option(
+        "", help="MES/ERP database, libpq conninfo without password (PLANTLAKE_PG_PASSWORD)"
+    ),
+    config: Path | None = CONFIG,
+) -> None:
+    """Start the plant's OPC UA server and publish to MQTT and PostgreSQL on an accelerated clock."""
+    import logging
+    import os
+
+    from plant.run import run_until_signalled
+    from plant.servers.mqtt_client import BrokerOptions
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    mqtt = (
+        BrokerOptions(mqtt_host, mqtt_port, mqtt_user, os.environ.get("PLANTLAKE_MQTT_PASSWORD"))
+        if mqtt_port
+        else None
+    )
+    users = {opcua_user: os.environ.get("PLANTLAKE_OPCUA_PASSWORD", "")} if opcua_user else None
+    conninfo = None
+    if postgres:
+        conninfo = postgres + (
+            f" password={os.environ['PLANTLAKE_PG_PASSWORD']}"
+            if os.environ.get("PLANTLAKE_PG_PASSWORD")
+            else ""
+        )
+    summary = run_until_signalled(
+        config=_config(config),
+        seed=seed,
+        speed=speed,
+        duration_s=parse_duration(duration),
+        opcua_port=opcua_port or None,
+        opcua_users=users,
+        mqtt=mqtt,
+        postgres_conninfo=conninfo,
+    )
+    console.print(summary)
