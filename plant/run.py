@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,8 +52,13 @@ async def run_live(
     postgres_conninfo: str | None = None,
     tick_s: float = 1.0,
     stop: asyncio.Event | None = None,
+    servers_ready: Callable[[], Awaitable[None]] | None = None,
 ) -> LiveRunSummary:
-    """Run the plant for `duration_s` of plant time (or until `stop`), `speed` plant seconds per second."""
+    """Run the plant for `duration_s` of plant time (or until `stop`), `speed` plant seconds per second.
+
+    `servers_ready`, when given, is awaited after the servers are up and before the first tick
+    (e.g. until a client has subscribed), so that a consumer sees the run from its start.
+    """
     from plant.servers.mes import MesWriter
     from plant.servers.opcua import OpcUaSecurity, PlantOpcUaServer
     from plant.servers.sparkplug import SparkplugPublisher
@@ -76,6 +82,9 @@ async def run_live(
     loop = asyncio.get_running_loop()
     began = time.monotonic()
     try:
+        if servers_ready:
+            await servers_ready()
+        began = time.monotonic()
         while summary.plant_seconds < duration_s and not stop.is_set():
             tick_began = time.monotonic()
             step = min(speed * tick_s, duration_s - summary.plant_seconds)
