@@ -141,7 +141,9 @@ async def browse_variables(
         following: list[tuple[Node, str]] = []
         for (_, path), refs in zip(level, results, strict=True):
             for ref in refs:
-                plain = ua.NodeId(ref.NodeId.Identifier, ref.NodeId.NamespaceIndex, ref.NodeId.NodeIdType)
+                plain = ua.NodeId(
+                    ref.NodeId.Identifier, ref.NodeId.NamespaceIndex, ref.NodeId.NodeIdType
+                )
                 node_id = plain.to_string()
                 if node_id in seen:
                     continue
