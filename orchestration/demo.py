@@ -7,6 +7,8 @@ the live plant through the real connectors into bronze and reconcile every sourc
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,7 +19,19 @@ from rich.console import Console
 from rich.table import Table
 
 app = typer.Typer(help="Run the main job end to end and print what it did.", add_completion=False)
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 132)
+
+
+def _log_to_file(lake_root: Path) -> Path:
+    """Send the libraries' logs (connectors, OPC UA, Spark's Python side) to a file, not the screen."""
+    path = lake_root / "_logs" / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
 
 
 @contextmanager
@@ -49,6 +63,7 @@ def demo(
 
     settings = get_settings()
     started = time.perf_counter()
+    console.print(f"logs: {_log_to_file(settings.lake_root.resolve())}")
     with step(
         f"opening the lake at {settings.lake_root.resolve()} (Spark {settings.spark_master})"
     ):

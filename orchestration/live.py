@@ -98,6 +98,7 @@ def run_live_demo(
                     "root": ["0:Objects", "2:acme"],
                     "sampling_interval_ms": 1000,
                     "publishing_interval_ms": 1000,
+                    "reconnect_max_delay_s": 2,  # the plant's server comes up a few seconds after us
                 },
                 {
                     "type": "postgres",
@@ -135,6 +136,23 @@ def run_live_demo(
                     raise RuntimeError("the OPC UA connector did not subscribe within 120 s")
                 await asyncio.sleep(0.2)
 
+        def drain_and_stop(summary: LiveRunSummary) -> None:
+            uns, spb = service.mqtt
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and (
+                uns.stats.received < summary.uns_messages
+                or spb.stats.received < summary.sparkplug_messages
+            ):
+                time.sleep(0.2)
+            time.sleep(
+                service.sql[0].config.poll_interval_s + 1
+            )  # a MES poll after the last change
+            stop.set()  # the connectors land what they hold; the loader runs a last time
+            runner.join(600)
+
+        async def sent_everything(summary: LiveRunSummary) -> None:
+            await asyncio.to_thread(drain_and_stop, summary)
+
         async def plant() -> LiveRunSummary:
             return await run_live(
                 config,
@@ -146,21 +164,10 @@ def run_live_demo(
                 mqtt=options,
                 postgres_conninfo=pg.conninfo(),
                 servers_ready=opcua_subscribed,
+                sent_everything=sent_everything,
             )
 
         summary = asyncio.run(plant())
-        uns, spb = service.mqtt
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and (
-            uns.stats.received < summary.uns_messages
-            or spb.stats.received < summary.sparkplug_messages
-        ):
-            time.sleep(0.5)
-        time.sleep(
-            service.sql[0].config.poll_interval_s + 2
-        )  # one more MES poll after the last change
-        stop.set()
-        runner.join(300)
         counts = _reconcile(lake, service, summary, pg)
         return summary, counts
     finally:
@@ -203,7 +210,7 @@ def _reconcile(
             uns.stats.accepted,
             quarantined.get("live-uns", 0),
             bronze("bronze.mqtt_messages", "live-uns"),
-            "every message the plant published, once",
+            "each message the plant published, once",
         ),
         SourceCount(
             "live-sparkplug (MQTT Sparkplug B)",
@@ -211,7 +218,7 @@ def _reconcile(
             spb.stats.accepted,
             quarantined.get("live-sparkplug", 0),
             bronze("bronze.sparkplug_messages", "live-sparkplug"),
-            f"plant sent {summary.sparkplug_messages:,} data messages plus births and deaths",
+            f"{summary.sparkplug_messages:,} data messages + births and deaths",
         ),
         SourceCount(
             "live-opcua (OPC UA)",
@@ -219,7 +226,7 @@ def _reconcile(
             opc.stats.received,
             opc.stats.gaps,
             bronze("bronze.opcua_values", "live-opcua"),
-            f"{opc.stats.monitored:,} nodes monitored; sent = values written, a notification only when a value changes",
+            f"{opc.stats.monitored:,} nodes; sent = writes, received = changes; quarantined = gap records",
         ),
         SourceCount(
             "live-mes (PostgreSQL)",
@@ -227,6 +234,6 @@ def _reconcile(
             mes.stats.received,
             quarantined.get("live-mes", 0),
             latest,
-            "sent = rows in the database; bronze = distinct rows seen (each with all versions extracted)",
+            "sent = rows in the database; bronze = distinct rows (all versions kept)",
         ),
     ]

@@ -53,11 +53,15 @@ async def run_live(
     tick_s: float = 1.0,
     stop: asyncio.Event | None = None,
     servers_ready: Callable[[], Awaitable[None]] | None = None,
+    sent_everything: Callable[[LiveRunSummary], Awaitable[None]] | None = None,
 ) -> LiveRunSummary:
     """Run the plant for `duration_s` of plant time (or until `stop`), `speed` plant seconds per second.
 
     `servers_ready`, when given, is awaited after the servers are up and before the first tick
     (e.g. until a client has subscribed), so that a consumer sees the run from its start.
+    `sent_everything`, when given, is awaited after the last tick, once the MQTT
+    sessions have closed (deaths sent) and the MES writes are done, while the OPC UA server is
+    still up: a consumer can drain and stop before the server goes away.
     """
     from plant.servers.mes import MesWriter
     from plant.servers.opcua import OpcUaSecurity, PlantOpcUaServer
@@ -113,17 +117,23 @@ async def run_live(
             if lag > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), lag)
-    finally:
         summary.wall_seconds = time.monotonic() - began
-        if spb_pub:
-            spb_pub.close()
-        if uns_pub:
-            uns_pub.close()
-        if mes:
-            mes.close()
+        spb_pub, uns_pub, mes = _close(spb_pub, uns_pub, mes)
+        if sent_everything:
+            await sent_everything(summary)
+    finally:
+        summary.wall_seconds = summary.wall_seconds or time.monotonic() - began
+        _close(spb_pub, uns_pub, mes)
         if opc:
             await opc.stop()
     return summary
+
+
+def _close(*channels):
+    for channel in channels:
+        if channel is not None:
+            channel.close()
+    return (None,) * len(channels)
 
 
 def run_until_signalled(**kwargs) -> LiveRunSummary:
