@@ -9,7 +9,7 @@ setup:            ## idempotent: Debian packages, .venv, JVM jars
 	@infra/setup.sh
 
 demo: setup       ## the main job, end to end
-	@.venv/bin/plantlake demo
+	@.venv/bin/plantlake demo --fresh
 
 test: setup       ## the whole test suite
 	@.venv/bin/pytest

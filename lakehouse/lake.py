@@ -277,6 +277,15 @@ class Lake:
         return self.version(name)
 
 
+MARKER = ".plantlake-lake"
+
+
+def is_plantlake_lake(root: Path) -> bool:
+    """True when `root` was made by plantlake (it holds the marker) or is an empty folder."""
+    root = Path(root)
+    return (root / MARKER).exists() or (root.is_dir() and not any(root.iterdir()))
+
+
 def open_lake(settings: Settings | None = None) -> Lake:
     """The lake of the settings, with every existing table registered by name: the one line.
 
@@ -284,6 +293,9 @@ def open_lake(settings: Settings | None = None) -> Lake:
     >>> lake.spark.sql("SELECT count(*) FROM bronze.mqtt_messages").show()
     """
     settings = settings or get_settings()
-    lake = Lake(get_spark(settings), settings.lake_root)
+    root = Path(settings.lake_root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).touch()
+    lake = Lake(get_spark(settings), root)
     lake.attach()
     return lake

@@ -8,6 +8,7 @@ the live plant through the real connectors into bronze and reconcile every sourc
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -52,17 +53,29 @@ def demo(
         30, help="plant minutes of the live run through the real connectors (0: skip)"
     ),
     speed: float = typer.Option(60, help="plant seconds per wall-clock second in the live run"),
+    fresh: bool = typer.Option(
+        False, help="delete the lake first (only a folder plantlake made) so that runs compare"
+    ),
 ) -> None:
     """Set up the lake, feed it from the simulated plant, and show the tables."""
     from ingestion.backfill import load_uns_backfill
     from lakehouse.catalog import all_tables
-    from lakehouse.lake import open_lake
+    from lakehouse.lake import is_plantlake_lake, open_lake
     from lakehouse.settings import get_settings
     from plant.backfill import backfill
     from plant.config import load_plant_config
 
     settings = get_settings()
     started = time.perf_counter()
+    if fresh and settings.lake_root.exists():
+        if not is_plantlake_lake(settings.lake_root):
+            console.print(
+                f"[red]--fresh: {settings.lake_root.resolve()} is not a plantlake lake (no marker "
+                "file); refusing to delete it[/red]"
+            )
+            raise typer.Exit(2)
+        shutil.rmtree(settings.lake_root)
+        console.print(f"--fresh: deleted the lake at {settings.lake_root.resolve()}")
     console.print(f"logs: {_log_to_file(settings.lake_root.resolve())}")
     with step(
         f"opening the lake at {settings.lake_root.resolve()} (Spark {settings.spark_master})"
@@ -89,12 +102,12 @@ def demo(
                 f"(table version {load.version})"
             )
 
-    with step("reading bronze.mqtt_messages back by name"):
+    with step("reading the backfill back from bronze.mqtt_messages by name"):
         rows = lake.spark.sql(
             """
             SELECT split(topic, '/')[1] AS site, split(topic, '/')[3] AS line,
                    count(*) AS readings, min(source_timestamp) AS first, max(source_timestamp) AS last
-            FROM bronze.mqtt_messages GROUP BY 1, 2 ORDER BY 1, 2
+            FROM bronze.mqtt_messages WHERE source = 'plant-backfill' GROUP BY 1, 2 ORDER BY 1, 2
             """
         ).collect()
         table = Table(title="bronze.mqtt_messages by line")
