@@ -8,7 +8,9 @@ also the store-and-forward buffer while the lake is down.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -93,7 +95,7 @@ def to_table(records: Iterable[LandingRecord], batch_id: str) -> pa.Table:
         columns["source_timestamp"].append(_utc(rec.source_timestamp, "source_timestamp"))
         columns["received_at"].append(_utc(rec.received_at, "received_at"))
         columns["batch_id"].append(batch_id)
-    return pa.table(columns, schema=LANDING_SCHEMA)
+    return pa.Table.from_pydict(columns, schema=LANDING_SCHEMA)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -104,11 +106,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@functools.cache
+def _warm_up() -> None:
+    """Pay pyarrow's lazy imports (pandas, for table metadata; about 2 s on a small machine) when
+    a connector starts, not while its first batch holds unacknowledged messages."""
+    pq.write_table(to_table([], "warm-up"), io.BytesIO(), compression="zstd")
+
+
 class LandingZone:
     """The landing folder of one lake: `<root>/<source>/date=YYYY-MM-DD/<batch>.parquet`."""
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        _warm_up()
 
     def write_batch(
         self, source: str, records: Iterable[LandingRecord], batch_id: str | None = None

@@ -3,7 +3,8 @@
 A persistent session (clean start off, session expiry) keeps QoS 1 messages at the broker while
 the connector is away. Acknowledgement is manual and happens only after the batch holding the
 message is durably in the landing zone: a crash before that makes the broker deliver it again,
-and the record id keeps the replay from counting twice in bronze.
+and the record id keeps the replay from counting twice in bronze. The network thread only receives
+and sends acknowledgements; parsing and landing (`ingestion.mqtt.classifier`) run in the run loop.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,10 +23,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import BaseModel, Field
 
-from ingestion.landing import LandingRecord, LandingZone
-from ingestion.mqtt.sparkplug import NAMESPACE, SparkplugDecoder, rebirth_request
-from ingestion.mqtt.uns import UnsRules, classify_uns_message
-from ingestion.quarantine import Reason, quarantined
+from ingestion.landing import LandingZone
+from ingestion.mqtt.classifier import BatchLander, RawMessage
+from ingestion.mqtt.sparkplug import NAMESPACE, rebirth_request
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ class MqttSourceConfig(BaseModel):
     tls_ca_file: str | None = None
     session_expiry_s: int = 24 * 3600
     batch_max_messages: int = 5000
+    receive_maximum: int = Field(
+        4096,
+        ge=2,
+        le=65535,
+        description="unacknowledged QoS 1 messages the broker may have in flight to us (MQTT 5 "
+        "Receive Maximum); a batch is landed when half of them are pending",
+    )
     flush_interval_s: float = 0.2
     max_payload_bytes: int = 64 * 1024
     rebirth_min_interval_s: float = 5.0
@@ -71,14 +78,22 @@ class MqttConnector:
         self.config = config
         self.zone = zone
         self.stats = MqttStats()
-        self.sparkplug = SparkplugDecoder(config.name)
-        self.uns_rules = UnsRules(max_payload_bytes=config.max_payload_bytes)
-        self._pending: list[tuple[LandingRecord, int, int]] = []  # record, mid, qos
+        self._pending: list[tuple[RawMessage, int]] = []  # message, mid
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one flush at a time keeps the acks in order
-        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._lander: BatchLander | None = None
+        # Landed, not yet acknowledged: (mid, qos) in arrival order. The network thread sends the
+        # acks as it receives (no cross-thread wake-up per ack); the run loop sends what is left
+        # when the stream goes quiet. One sender at a time keeps PUBACKs in order.
+        self._ready_acks: deque[tuple[int, int]] = deque()
+        self._ack_lock = threading.Lock()
         self._last_rebirth: dict[tuple[str, str], float] = {}
         self._connected = threading.Event()
+        self._wake = (
+            threading.Event()
+        )  # set when a batch is full: land it now, not at the next tick
+        # The broker stops sending when `receive_maximum` messages wait for our ack: land at half.
+        self._flush_at = min(config.batch_max_messages, max(1, config.receive_maximum // 2))
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -122,56 +137,25 @@ class MqttConnector:
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         now = datetime.now(UTC)
-        record = self.classify(message.topic, message.payload, message.qos, now)
-        with self._lock:
-            self._pending.append((record, message.mid, message.qos))
-            full = len(self._pending) >= self.config.batch_max_messages
-        if full:
-            self.flush()
-
-    # -- classification -------------------------------------------------------------------------
-    def classify(
-        self, topic: str, payload: bytes, qos: int, received_at: datetime
-    ) -> LandingRecord:
-        """The landing record of one message: accepted (`mqtt`/`sparkplug`) or `quarantine`."""
         self.stats.received += 1
-        self.stats.last_message_at = received_at
-        if topic.startswith(NAMESPACE + "/"):
-            decoded = self.sparkplug.handle(topic, payload, received_at, qos)
-            record = decoded.record
-            if decoded.rebirth is not None:
-                self._request_rebirth(*decoded.rebirth)
-        else:
-            record = classify_uns_message(
-                source=self.config.name,
-                topic=topic,
-                payload=payload,
-                qos=qos,
-                received_at=received_at,
-                rules=self.uns_rules,
-            )
-            if record.kind == "mqtt":
-                record_id = record.resolved_id()
-                if record_id in self._recent:
-                    record = quarantined(
-                        self.config.name,
-                        topic,
-                        payload,
-                        received_at,
-                        Reason.DUPLICATE,
-                        f"message {record_id[:16]}… was already accepted (QoS 1 redelivery or a repeated publish)",
-                    )
-                else:
-                    self._recent[record_id] = None
-                    if len(self._recent) > self.config.dedupe_window:
-                        self._recent.popitem(last=False)
-        if record.kind == "quarantine":
-            self.stats.quarantined += 1
-            reason = record.attributes["reason_code"]
-            self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + 1
-        else:
-            self.stats.accepted += 1
-        return record
+        self.stats.last_message_at = now
+        with self._lock:
+            self._pending.append(((message.topic, message.payload, message.qos, now), message.mid))
+            full = len(self._pending) >= self._flush_at
+        if full:
+            self._wake.set()  # the run loop lands it; this network thread keeps receiving
+        if self._ready_acks:
+            self._send_acks(blocking=False)
+
+    def _send_acks(self, *, blocking: bool) -> None:
+        if not self._ack_lock.acquire(blocking=blocking):
+            return
+        try:
+            while self._ready_acks:
+                mid, qos = self._ready_acks.popleft()
+                self.client.ack(mid, qos)
+        finally:
+            self._ack_lock.release()
 
     def _request_rebirth(self, group_id: str, edge_node_id: str) -> None:
         node = (group_id, edge_node_id)
@@ -185,19 +169,33 @@ class MqttConnector:
         log.info("%s: asked %s/%s for a rebirth", self.config.name, group_id, edge_node_id)
 
     # -- landing, then acknowledging -----------------------------------------------------------------
+    def _start_lander(self) -> BatchLander:
+        if self._lander is None:
+            self._lander = BatchLander(
+                source=self.config.name,
+                landing_root=str(self.zone.root),
+                max_payload_bytes=self.config.max_payload_bytes,
+                dedupe_window=self.config.dedupe_window,
+            )
+        return self._lander
+
     def flush(self) -> int:
-        """Land what is pending, fsynced, then acknowledge those messages in order."""
+        """Classify and land what is pending (fsynced), then acknowledge those messages in order."""
         with self._flush_lock:
             with self._lock:
                 batch, self._pending = self._pending, []
             if not batch:
                 return 0
-            self.zone.write_batch(self.config.name, [rec for rec, _, _ in batch])
-            self.stats.landed += len(batch)
+            outcome = self._start_lander().land([message for message, _ in batch])
+            self.stats.accepted += outcome.accepted
+            self.stats.quarantined += outcome.quarantined
+            for reason, n in outcome.reasons.items():
+                self.stats.reasons[reason] = self.stats.reasons.get(reason, 0) + n
+            self.stats.landed += outcome.landed
             self.stats.batches += 1
-            for _, mid, qos in batch:
-                if qos > 0:
-                    self.client.ack(mid, qos)
+            self._ready_acks.extend((mid, qos) for (_, _, qos, _), mid in batch if qos > 0)
+            for group_id, edge_node_id in outcome.rebirths:
+                self._request_rebirth(group_id, edge_node_id)
             return len(batch)
 
     def run(self, stop: threading.Event) -> MqttStats:
@@ -205,14 +203,21 @@ class MqttConnector:
         cfg = self.config
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = cfg.session_expiry_s
+        props.ReceiveMaximum = cfg.receive_maximum
         self.client.connect_async(
             cfg.host, cfg.port, keepalive=30, clean_start=False, properties=props
         )
         self.client.loop_start()
+        self._start_lander()  # its imports run while paho connects and buffers the first batch
         try:
-            while not stop.wait(cfg.flush_interval_s):
+            while not stop.is_set():
+                quiet = not self._wake.wait(cfg.flush_interval_s)
+                self._wake.clear()
                 self.flush()
+                if quiet:  # no full batch for a while: the network thread may not come by soon
+                    self._send_acks(blocking=True)
             self.flush()
+            self._send_acks(blocking=True)
         finally:
             self.client.disconnect()
             self.client.loop_stop()

@@ -53,7 +53,7 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {self.data_dir / 'db'}/\n"
             "autosave_interval 1\n"
-            "max_inflight_messages 1000\n"
+            "max_inflight_messages 0\n"  # no broker cap: each client's Receive Maximum rules
             "max_queued_messages 1000000\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
         )

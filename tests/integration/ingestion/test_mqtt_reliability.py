@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -69,7 +70,11 @@ def test_sigkill_five_times_then_bronze_has_every_message_once(broker, lake, tmp
     )
     log_path = tmp_path / "connector.log"
     proc = start_connector(cfg, lake.root, log_path)
-    time.sleep(2.5)  # the first run creates the persistent session
+    deadline = time.monotonic() + 60
+    while "connected (session present" not in log_path.read_text():  # the first run creates
+        assert time.monotonic() < deadline, "the connector did not connect"  # the session
+        time.sleep(0.1)
+    time.sleep(1.0)  # and its subscription
 
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="kill-publisher", protocol=mqtt.MQTTv5)
     pub.username_pw_set(broker.username, broker.password)
@@ -86,19 +91,25 @@ def test_sigkill_five_times_then_bronze_has_every_message_once(broker, lake, tmp
                 }
             )
             pub.publish(TOPIC, payload.encode(), qos=1).wait_for_publish(10)
-            if i % 100 == 0:
-                time.sleep(0.05)
+            if i % 10 == 0:
+                time.sleep(0.1)  # a 30 s stream: every kill below lands inside it
 
     publisher = threading.Thread(target=publish_all)
     publisher.start()
     rng = random.Random(7)
     kills = 0
     while kills < 5:
-        time.sleep(rng.uniform(0.4, 1.2))
+        # a kill at a random point of a connected, landing connector (it starts in a few seconds)
+        deadline = time.monotonic() + 60
+        while log_path.read_text().count("connected (session present") <= kills:
+            assert time.monotonic() < deadline, "the connector did not connect"
+            time.sleep(0.1)
+        time.sleep(rng.uniform(0.2, 1.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         kills += 1
         proc = start_connector(cfg, lake.root, log_path)
+    last_start = datetime.now(UTC)
     publisher.join(120)
     pub.loop_stop()
 
@@ -106,14 +117,16 @@ def test_sigkill_five_times_then_bronze_has_every_message_once(broker, lake, tmp
     deadline = time.monotonic() + 60
     status = lake.root / "_landing" / "_status" / "uns.json"
     seen = None
-    while (
-        time.monotonic() < deadline
-    ):  # until the last connector has landed the tail and gone quiet
+    while time.monotonic() < deadline:  # until the last connector is connected and gone quiet
         time.sleep(1.5)
-        current = json.loads(status.read_text()).get("landed") if status.exists() else None
-        if current is not None and current == seen:
+        current = json.loads(status.read_text()) if status.exists() else {}
+        if datetime.fromisoformat(
+            current.get("started_at", "2000-01-01T00:00:00+00:00")
+        ) < last_start or not current.get("connects"):
+            continue  # a status of an earlier run, or not connected yet
+        if current["landed"] == seen:
             break
-        seen = current
+        seen = current["landed"]
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, log_path.read_text()[-3000:]
 
