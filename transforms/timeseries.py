@@ -64,11 +64,10 @@ def _segments(
     )
 
 
-def _area(
-    t0: Column, t1: Column, v0: Column, v1: Column, a: Column, b: Column, method: Method
-) -> tuple[Column, Column]:
-    """The integral of the segment over its overlap with [a, b), and the overlap in seconds."""
-    s0, s1, sa, sb = _seconds(t0), _seconds(t1), _seconds(a), _seconds(b)
+def _area(a: Column, b: Column, method: Method) -> tuple[Column, Column]:
+    """The integral of a `_segments` row over its overlap with [a, b), and the overlap in seconds."""
+    v0, v1 = F.col("v0"), F.col("v1")
+    s0, s1, sa, sb = _seconds(F.col("t0")), _seconds(F.col("t1")), _seconds(a), _seconds(b)
     lo, hi = F.greatest(s0, sa), F.least(s1, sb)
     width = F.greatest(hi - lo, F.lit(0.0))
     if method == "step":
@@ -99,7 +98,7 @@ def time_weighted_average(
     m = _method(method)
     a, b = F.lit(start).cast("timestamp"), F.lit(end).cast("timestamp")
     segments = _segments(df, keys, time_col, value_col, b)  # later samples weigh 0
-    area, width = _area(F.col("t0"), F.col("t1"), F.col("v0"), F.col("v1"), a, b, m)
+    area, width = _area(a, b, m)
     return (
         segments.select(*keys, area.alias("area"), width.alias("width"))
         .groupBy(*keys)
@@ -148,15 +147,7 @@ def resample(
     joined = buckets.join(segments, list(keys)).where(
         (F.col("t0") < F.col("bucket_end")) & (F.col("t1") > F.col("bucket_start"))
     )
-    area, width = _area(
-        F.col("t0"),
-        F.col("t1"),
-        F.col("v0"),
-        F.col("v1"),
-        F.col("bucket_start"),
-        F.col("bucket_end"),
-        m,
-    )
+    area, width = _area(F.col("bucket_start"), F.col("bucket_end"), m)
     return (
         joined.groupBy(*keys, "bucket_start", "bucket_end")
         .agg(F.sum(area).alias("area"), F.sum(width).alias("width"))
