@@ -24,4 +24,22 @@ TABLES = (
         ),
         primary_key=("source", "source_table"),
     ),
+    TableSpec(
+        layer="ops",
+        name="transform_progress",
+        description="Which Delta version of each upstream table an incremental transform has "
+        "processed, so the next refresh reads only what came after it.",
+        grain="one consumer × upstream table",
+        columns=(
+            Column(
+                "consumer", "string", "the table being built, e.g. silver.readings", nullable=False
+            ),
+            Column("source_table", "string", "the upstream table read", nullable=False),
+            Column(
+                "last_version", "bigint", "highest upstream Delta version processed", nullable=False
+            ),
+            Column("updated_at", "timestamp", "when this was written (UTC)", nullable=False),
+        ),
+        primary_key=("consumer", "source_table"),
+    ),
 )

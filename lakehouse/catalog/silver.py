@@ -1,0 +1,263 @@
+"""Silver: conformed, deduplicated, ISA-95 keyed tables built from bronze by `transforms/silver`."""
+
+from __future__ import annotations
+
+from lakehouse.catalog.spec import Column, TableSpec
+
+EQUIPMENT_ID = Column(
+    "equipment_id",
+    "string",
+    "stable ISA-95 id: <enterprise>.<site>.<area>.<line>.<cell>.<equipment>",
+    nullable=False,
+)
+EVENT_DATE = Column(
+    "event_date", "date", "UTC date of the event time (the partition)", nullable=False
+)
+SITE_PATH = (
+    Column("site", "string", "ISA-95 site"),
+    Column("area", "string", "ISA-95 area"),
+    Column("line", "string", "ISA-95 line (unique within its area)"),
+)
+
+TABLES = (
+    TableSpec(
+        layer="silver",
+        name="equipment",
+        description="The ISA-95 equipment hierarchy with kind and time zone; slowly changing "
+        "(one row per version, valid_from/valid_to).",
+        grain="one version of one equipment",
+        columns=(
+            EQUIPMENT_ID,
+            Column("enterprise", "string", "ISA-95 enterprise", nullable=False),
+            *SITE_PATH,
+            Column("cell", "string", "ISA-95 work cell"),
+            Column("name", "string", "equipment name within its cell", nullable=False),
+            Column(
+                "kind", "string", "equipment kind (cnc_mill, press, …); null when only seen in data"
+            ),
+            Column("timezone", "string", "IANA time zone of the site"),
+            Column("valid_from", "timestamp", "this version holds from (UTC)", nullable=False),
+            Column(
+                "valid_to", "timestamp", "this version holds until (UTC); null for the current one"
+            ),
+            Column("is_current", "boolean", "true for the version in force now", nullable=False),
+            Column("source", "string", "mes.equipment, or the data source that revealed it"),
+        ),
+        primary_key=("equipment_id", "valid_from"),
+    ),
+    TableSpec(
+        layer="silver",
+        name="tags",
+        description="What each tag of each equipment measures: type, unit and valid range.",
+        grain="one tag of one equipment",
+        columns=(
+            EQUIPMENT_ID,
+            Column("tag", "string", "tag name, last segment of the topic or node", nullable=False),
+            Column("datatype", "string", "Double, Int64, Boolean, String or Enum"),
+            Column("unit", "string", "canonical unit of silver.readings.value for this tag"),
+            Column("low", "double", "lowest plausible value (in unit)"),
+            Column("high", "double", "highest plausible value (in unit)"),
+            Column("is_counter", "boolean", "monotonic counter (deltas count, resets restart it)"),
+            Column("description", "string", "what the tag measures"),
+        ),
+        primary_key=("equipment_id", "tag"),
+    ),
+    TableSpec(
+        layer="silver",
+        name="readings",
+        description="Every reading of every source as one narrow, typed time series, deduplicated "
+        "on (equipment, tag, event time), units normalised.",
+        grain="one value of one tag at one source time",
+        columns=(
+            EQUIPMENT_ID,
+            Column("tag", "string", "tag name", nullable=False),
+            Column("event_time", "timestamp", "the source's timestamp (UTC)", nullable=False),
+            Column("value", "double", "numeric value in the tag's canonical unit; null for text"),
+            Column("value_str", "string", "text value (states, ids); the number as text otherwise"),
+            Column("unit", "string", "unit of value"),
+            Column("quality", "string", "good, uncertain or bad"),
+            Column("source", "string", "uns, sparkplug or opcua: the source kept after dedup"),
+            Column("ingested_at", "timestamp", "when the chosen bronze row was committed (UTC)"),
+            EVENT_DATE,
+        ),
+        primary_key=("equipment_id", "tag", "event_time"),
+        partition_by=("event_date",),
+    ),
+    TableSpec(
+        layer="silver",
+        name="equipment_states",
+        description="Machine state intervals (running, idle, planned_stop, unplanned_stop, "
+        "changeover) with reason code, from the state tags, reasons filled from MES downtime events.",
+        grain="one state interval of one equipment",
+        columns=(
+            EQUIPMENT_ID,
+            Column("start_time", "timestamp", "interval start (UTC)", nullable=False),
+            Column("end_time", "timestamp", "interval end (UTC); null while it lasts"),
+            Column("duration_s", "double", "end − start in seconds; null while it lasts"),
+            Column(
+                "state",
+                "string",
+                "running, idle, planned_stop, unplanned_stop, changeover",
+                nullable=False,
+            ),
+            Column("reason_code", "string", "why the machine is not running; empty when running"),
+            Column("product_id", "string", "product in work at the start"),
+            Column("work_order_id", "string", "work order in work at the start"),
+            Column("reason_source", "string", "tag or mes: where the reason code came from"),
+            EVENT_DATE,
+        ),
+        primary_key=("equipment_id", "start_time"),
+        partition_by=("event_date",),
+    ),
+    TableSpec(
+        layer="silver",
+        name="production_counts",
+        description="Parts produced, good, scrap and rework per equipment, minute and product, "
+        "from the machine counters (resets handled), with the ideal cycle time of the product.",
+        grain="one equipment × minute × product × work order",
+        columns=(
+            EQUIPMENT_ID,
+            Column("interval_start", "timestamp", "start of the minute (UTC)", nullable=False),
+            Column("product_id", "string", "product made"),
+            Column("work_order_id", "string", "work order run"),
+            Column("produced", "bigint", "parts completed (count)", nullable=False),
+            Column("good", "bigint", "good parts at first pass (count)", nullable=False),
+            Column("scrap", "bigint", "scrapped parts (count)", nullable=False),
+            Column("rework", "bigint", "parts sent to rework (count)", nullable=False),
+            Column("ideal_cycle_s", "double", "planned run time per unit (s) from the routing"),
+            Column("ideal_time_s", "double", "ideal_cycle_s × produced (s)"),
+            EVENT_DATE,
+        ),
+        primary_key=("equipment_id", "interval_start", "product_id", "work_order_id"),
+        partition_by=("event_date",),
+    ),
+    TableSpec(
+        layer="silver",
+        name="work_orders",
+        description="Work orders in their latest version (MES).",
+        grain="one work order",
+        columns=(
+            Column("work_order_id", "string", "MES work order id", nullable=False),
+            Column("product_id", "string", "product ordered"),
+            EQUIPMENT_ID,
+            Column("qty_planned", "bigint", "quantity ordered (count)"),
+            Column("status", "string", "released, running or completed"),
+            Column("released_at", "timestamp", "UTC"),
+            Column("started_at", "timestamp", "UTC"),
+            Column("completed_at", "timestamp", "UTC"),
+            Column("qty_done", "bigint", "quantity reported at completion (count)"),
+            Column("ideal_cycle_s", "double", "planned run time per unit of its operation (s)"),
+            Column("updated_at", "timestamp", "last change in the MES (UTC)"),
+        ),
+        primary_key=("work_order_id",),
+    ),
+    TableSpec(
+        layer="silver",
+        name="downtime_events",
+        description="Downtime events as the MES records them (latest version), with operator comment.",
+        grain="one downtime event",
+        columns=(
+            Column("event_id", "string", "MES event id", nullable=False),
+            EQUIPMENT_ID,
+            Column("start_time", "timestamp", "UTC", nullable=False),
+            Column("end_time", "timestamp", "UTC; null while open"),
+            Column("duration_s", "double", "seconds; null while open"),
+            Column("state", "string", "unplanned_stop or changeover"),
+            Column("reason_code", "string", "reason code"),
+            Column("operator_comment", "string", "what the operator wrote"),
+            Column("work_order_id", "string", "work order at the time"),
+            Column("updated_at", "timestamp", "last change in the MES (UTC)"),
+            EVENT_DATE,
+        ),
+        primary_key=("event_id",),
+        partition_by=("event_date",),
+    ),
+    TableSpec(
+        layer="silver",
+        name="quality_inspections",
+        description="Measured characteristics of inspected parts (MES), with limits and verdict.",
+        grain="one inspection of one characteristic",
+        columns=(
+            Column("inspection_id", "string", "MES inspection id", nullable=False),
+            EQUIPMENT_ID,
+            Column("work_order_id", "string", "work order of the part"),
+            Column("product_id", "string", "product of the work order"),
+            Column("material_lot", "string", "material lot of the part"),
+            Column(
+                "characteristic",
+                "string",
+                "what was measured, with unit, e.g. bore_diameter_mm",
+                nullable=False,
+            ),
+            Column("nominal", "double", "target value"),
+            Column("lower_limit", "double", "lower specification limit"),
+            Column("upper_limit", "double", "upper specification limit"),
+            Column("measured", "double", "measured value", nullable=False),
+            Column("passed", "boolean", "within limits by the inspector's verdict"),
+            Column("inspected_at", "timestamp", "UTC", nullable=False),
+            EVENT_DATE,
+        ),
+        primary_key=("inspection_id",),
+        partition_by=("event_date",),
+    ),
+    TableSpec(
+        layer="silver",
+        name="products",
+        description="Products with their material (ERP).",
+        grain="one product",
+        columns=(
+            Column("product_id", "string", "ERP product id", nullable=False),
+            Column("name", "string", "product name"),
+            Column("material_id", "string", "main material (bill of materials)"),
+            Column("updated_at", "timestamp", "last change in the ERP (UTC)"),
+        ),
+        primary_key=("product_id",),
+    ),
+    TableSpec(
+        layer="silver",
+        name="routings",
+        description="Planned run time per unit of each product on each kind of equipment (ERP).",
+        grain="one product × equipment kind",
+        columns=(
+            Column("product_id", "string", "ERP product id", nullable=False),
+            Column("equipment_kind", "string", "equipment kind", nullable=False),
+            Column("ideal_cycle_s", "double", "planned run time per unit (s)", nullable=False),
+            Column("updated_at", "timestamp", "last change in the ERP (UTC)"),
+        ),
+        primary_key=("product_id", "equipment_kind"),
+    ),
+    TableSpec(
+        layer="silver",
+        name="shift_calendar",
+        description="Every planned shift of every site, in UTC and in the site's local time; a "
+        "daylight-saving night lasts 7 or 9 hours.",
+        grain="one shift of one site",
+        columns=(
+            Column("shift_id", "string", "<site>-<local date>-<shift name>", nullable=False),
+            Column("site", "string", "ISA-95 site", nullable=False),
+            Column("shift_name", "string", "early, late, night, …", nullable=False),
+            Column(
+                "local_date",
+                "date",
+                "the site's calendar date the shift belongs to",
+                nullable=False,
+            ),
+            Column("timezone", "string", "IANA time zone of the site"),
+            Column("start_time", "timestamp", "UTC", nullable=False),
+            Column("end_time", "timestamp", "UTC", nullable=False),
+            Column("local_start", "string", "local wall-clock start with UTC offset"),
+            Column("local_end", "string", "local wall-clock end with UTC offset"),
+            Column(
+                "planned_s",
+                "double",
+                "end − start in seconds (planned operation time)",
+                nullable=False,
+            ),
+            Column("break_start", "timestamp", "UTC"),
+            Column("break_end", "timestamp", "UTC"),
+            Column("maintenance_end", "timestamp", "end of planned maintenance (= start: none)"),
+            Column("calendar_planned_downtime_s", "double", "break + maintenance in seconds"),
+        ),
+        primary_key=("shift_id",),
+    ),
+)
