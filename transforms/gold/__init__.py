@@ -1,0 +1,1 @@
+"""Gold: KPIs, features and asset state as pure functions of silver DataFrames."""
