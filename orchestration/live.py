@@ -37,8 +37,11 @@ MES_TABLES = [
     {"table": "mes.quality_inspections", "key": ["inspection_id"]},
     {"table": "mes.operations", "key": ["work_order_id", "operation_no"]},
     {"table": "mes.shift_calendar", "key": ["shift_id"], "mode": "full"},
+    {"table": "mes.equipment", "key": ["equipment_id"], "mode": "full"},
+    {"table": "mes.equipment_tags", "key": ["equipment_id", "tag"], "mode": "full"},
     {"table": "erp.products", "key": ["product_id"], "mode": "full"},
     {"table": "erp.routings", "key": ["product_id", "equipment_kind"], "mode": "full"},
+    {"table": "erp.bill_of_materials", "key": ["product_id", "material_id"], "mode": "full"},
 ]
 
 

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from plant.config import PlantConfig
 from plant.mes import activity, master_data
 from plant.model import PlantModel, oee
+from plant.servers.mes import PRIMARY_KEYS
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,12 @@ def backfill(
     for table, rows in by_table.items():
         folder = out / "mes" / table
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows), folder / "part-0.parquet")
+        rows_table = pa.Table.from_pylist(rows)
+        # the loader needs each table's key, as the database would tell it
+        rows_table = rows_table.replace_schema_metadata(
+            {"primary_key": ",".join(PRIMARY_KEYS[table])}
+        )
+        pq.write_table(rows_table, folder / "part-0.parquet")
     truth = model.truth_shifts()
     failures = model.truth_failures()
     (out / "truth").mkdir(parents=True, exist_ok=True)

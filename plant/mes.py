@@ -42,7 +42,7 @@ def _ts(seconds: float) -> datetime:
 
 
 def master_data(model: PlantModel) -> list[MesChange]:
-    """ERP materials, products, BOM, routings, cost rates; MES shift calendar."""
+    """ERP materials, products, BOM, routings, cost rates; MES equipment, its tags, shift calendar."""
     at = model.start_s
     when = _ts(at)
     out = []
@@ -107,6 +107,44 @@ def master_data(model: PlantModel) -> list[MesChange]:
                 at,
             )
         )
+    for eq in model.config.equipment:
+        out.append(
+            MesChange(
+                "mes.equipment",
+                "insert",
+                {
+                    "equipment_id": eq.equipment_id,
+                    "enterprise": eq.enterprise,
+                    "site": eq.site,
+                    "area": eq.area,
+                    "line": eq.line,
+                    "cell": eq.cell,
+                    "name": eq.name,
+                    "kind": eq.kind,
+                    "timezone": eq.timezone,
+                    "updated_at": when,
+                },
+                at,
+            )
+        )
+        for tag in eq.tags:
+            out.append(
+                MesChange(
+                    "mes.equipment_tags",
+                    "insert",
+                    {
+                        "equipment_id": eq.equipment_id,
+                        "tag": tag.name,
+                        "datatype": tag.datatype,
+                        "unit": tag.unit,
+                        "low": tag.low,
+                        "high": tag.high,
+                        "description": tag.description,
+                        "updated_at": when,
+                    },
+                    at,
+                )
+            )
     for site, shifts in model.shifts.items():
         for sh in shifts:
             out.append(

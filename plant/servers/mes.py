@@ -16,6 +16,8 @@ PRIMARY_KEYS = {
     "erp.bill_of_materials": ("product_id", "material_id"),
     "erp.routings": ("product_id", "equipment_kind"),
     "erp.cost_rates": ("equipment_kind",),
+    "mes.equipment": ("equipment_id",),
+    "mes.equipment_tags": ("equipment_id", "tag"),
     "mes.shift_calendar": ("shift_id",),
     "mes.work_orders": ("work_order_id",),
     "mes.operations": ("work_order_id", "operation_no"),

@@ -18,6 +18,14 @@ CREATE TABLE IF NOT EXISTS erp.routings (
 CREATE TABLE IF NOT EXISTS erp.cost_rates (
     equipment_kind text PRIMARY KEY, eur_per_hour double precision NOT NULL, updated_at timestamptz NOT NULL);
 
+CREATE TABLE IF NOT EXISTS mes.equipment (
+    equipment_id text PRIMARY KEY, enterprise text NOT NULL, site text NOT NULL, area text NOT NULL,
+    line text NOT NULL, cell text NOT NULL, name text NOT NULL, kind text NOT NULL,
+    timezone text NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS mes.equipment_tags (
+    equipment_id text REFERENCES mes.equipment, tag text, datatype text NOT NULL, unit text,
+    low double precision, high double precision, description text, updated_at timestamptz NOT NULL,
+    PRIMARY KEY (equipment_id, tag));
 CREATE TABLE IF NOT EXISTS mes.shift_calendar (
     shift_id text PRIMARY KEY, site text NOT NULL, shift_name text NOT NULL, local_date date NOT NULL,
     start_time timestamptz NOT NULL, end_time timestamptz NOT NULL,

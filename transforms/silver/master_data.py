@@ -1,0 +1,185 @@
+"""Master data to silver: equipment (slowly changing), tags, products, routings, shift calendar."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakehouse.catalog import get_table
+from transforms.silver.mes_rows import current_rows, row_versions
+
+EQUIPMENT_SCHEMA = T.StructType(
+    [
+        T.StructField(n, T.StringType())
+        for n in (
+            "equipment_id",
+            "enterprise",
+            "site",
+            "area",
+            "line",
+            "cell",
+            "name",
+            "kind",
+            "timezone",
+        )
+    ]
+    + [T.StructField("updated_at", T.TimestampType())]
+)
+TAG_SCHEMA = T.StructType(
+    [
+        T.StructField("equipment_id", T.StringType()),
+        T.StructField("tag", T.StringType()),
+        T.StructField("datatype", T.StringType()),
+        T.StructField("unit", T.StringType()),
+        T.StructField("low", T.DoubleType()),
+        T.StructField("high", T.DoubleType()),
+        T.StructField("description", T.StringType()),
+        T.StructField("updated_at", T.TimestampType()),
+    ]
+)
+PRODUCT_SCHEMA = T.StructType(
+    [
+        T.StructField("product_id", T.StringType()),
+        T.StructField("name", T.StringType()),
+        T.StructField("updated_at", T.TimestampType()),
+    ]
+)
+BOM_SCHEMA = T.StructType(
+    [
+        T.StructField("product_id", T.StringType()),
+        T.StructField("material_id", T.StringType()),
+        T.StructField("qty_per_unit", T.DoubleType()),
+    ]
+)
+ROUTING_SCHEMA = T.StructType(
+    [
+        T.StructField("product_id", T.StringType()),
+        T.StructField("equipment_kind", T.StringType()),
+        T.StructField("ideal_cycle_s", T.DoubleType()),
+        T.StructField("updated_at", T.TimestampType()),
+    ]
+)
+SHIFT_SCHEMA = T.StructType(
+    [
+        T.StructField("shift_id", T.StringType()),
+        T.StructField("site", T.StringType()),
+        T.StructField("shift_name", T.StringType()),
+        T.StructField("local_date", T.DateType()),
+        T.StructField("start_time", T.TimestampType()),
+        T.StructField("end_time", T.TimestampType()),
+        T.StructField("break_start", T.TimestampType()),
+        T.StructField("break_end", T.TimestampType()),
+        T.StructField("maintenance_end", T.TimestampType()),
+        T.StructField("updated_at", T.TimestampType()),
+    ]
+)
+# Tags whose value counts up; a decrease is a reset (see transforms.silver.counts).
+COUNTER_TAGS = ("parts_total", "parts_good", "parts_scrap", "parts_rework", "energy_kwh")
+
+
+def conform(df: DataFrame, table: str) -> DataFrame:
+    """`df` with exactly the columns of `table`, in catalog order, cast to the declared types."""
+    return df.select(
+        *[F.col(c.name).cast(c.data_type).alias(c.name) for c in get_table(table).columns]
+    )
+
+
+def equipment(mes_rows: DataFrame, seen: DataFrame | None = None) -> DataFrame:
+    """silver.equipment: one row per version of each equipment of mes.equipment (SCD type 2).
+
+    A version holds from its updated_at until the next version's. Equipment that appears in the
+    data (`seen`: equipment_id, first_seen) but not in the MES gets a row of its own, its path
+    read from the id, kind unknown, so readings are never orphaned.
+
+    >>> equipment(bronze_mes_rows, seen=readings.groupBy("equipment_id").agg(F.min("event_time")))
+    """
+    versions = (
+        row_versions(mes_rows, "mes.equipment", EQUIPMENT_SCHEMA)
+        .drop("_key", "_ingested_at")
+        .dropDuplicates(["equipment_id", "_version_at"])
+    )
+    history = Window.partitionBy("equipment_id").orderBy("_version_at")
+    mes = versions.select(
+        "*",
+        F.col("_version_at").alias("valid_from"),
+        F.lead("_version_at").over(history).alias("valid_to"),
+        F.lit("mes.equipment").alias("source"),
+    )
+    mes = mes.withColumn("is_current", F.col("valid_to").isNull())
+    if seen is not None:
+        parts = F.split("equipment_id", r"\.")
+        unknown = seen.join(mes.select("equipment_id").distinct(), "equipment_id", "left_anti")
+        from_data = unknown.select(
+            "equipment_id",
+            parts[0].alias("enterprise"),
+            parts[1].alias("site"),
+            parts[2].alias("area"),
+            parts[3].alias("line"),
+            parts[4].alias("cell"),
+            F.coalesce(parts[5], F.col("equipment_id")).alias("name"),
+            F.lit(None).cast("string").alias("kind"),
+            F.lit(None).cast("string").alias("timezone"),
+            F.col("first_seen").alias("valid_from"),
+            F.lit(None).cast("timestamp").alias("valid_to"),
+            F.lit(True).alias("is_current"),
+            F.lit("readings").alias("source"),
+        )
+        mes = mes.unionByName(from_data, allowMissingColumns=True)
+    return conform(mes, "silver.equipment")
+
+
+def tags(mes_rows: DataFrame) -> DataFrame:
+    """silver.tags: each equipment's tags with datatype, unit and plausible range (MES)."""
+    rows = current_rows(mes_rows, "mes.equipment_tags", TAG_SCHEMA)
+    return conform(rows.withColumn("is_counter", F.col("tag").isin(*COUNTER_TAGS)), "silver.tags")
+
+
+def products(mes_rows: DataFrame) -> DataFrame:
+    """silver.products: ERP products with the material of their bill of materials."""
+    bom = current_rows(mes_rows, "erp.bill_of_materials", BOM_SCHEMA)
+    main_material = bom.groupBy("product_id").agg(
+        F.max_by("material_id", "qty_per_unit").alias("material_id")
+    )
+    rows = current_rows(mes_rows, "erp.products", PRODUCT_SCHEMA)
+    return conform(rows.join(main_material, "product_id", "left"), "silver.products")
+
+
+def routings(mes_rows: DataFrame) -> DataFrame:
+    """silver.routings: planned run time per unit of product × equipment kind (ERP)."""
+    return conform(current_rows(mes_rows, "erp.routings", ROUTING_SCHEMA), "silver.routings")
+
+
+def shift_calendar(mes_rows: DataFrame, equipment: DataFrame) -> DataFrame:
+    """silver.shift_calendar: MES shifts with the site's time zone and local wall-clock times.
+
+    Start and end are instants (UTC); the local text shows the offset in force at each end, so a
+    night across a daylight-saving change reads e.g. 22:00+01:00 → 06:00+02:00 (7 hours).
+    """
+    shifts = current_rows(mes_rows, "mes.shift_calendar", SHIFT_SCHEMA)
+    zones = (
+        equipment.where("is_current AND timezone IS NOT NULL")
+        .groupBy("site")
+        .agg(F.first("timezone").alias("timezone"))
+    )
+
+    def local(ts: str) -> F.Column:
+        wall = F.from_utc_timestamp(F.col(ts), F.col("timezone"))
+        offset_min = (F.unix_timestamp(wall) - F.unix_timestamp(F.col(ts))) / 60
+        sign = F.when(offset_min >= 0, "+").otherwise("-")
+        hh = F.lpad((F.abs(offset_min) / 60).cast("int").cast("string"), 2, "0")
+        mm = F.lpad((F.abs(offset_min) % 60).cast("int").cast("string"), 2, "0")
+        return F.concat(F.date_format(wall, "yyyy-MM-dd'T'HH:mm"), sign, hh, F.lit(":"), mm)
+
+    seconds = lambda a, b: F.unix_timestamp(b) - F.unix_timestamp(a)  # noqa: E731
+    out = shifts.join(zones, "site", "left").select(
+        "*",
+        local("start_time").alias("local_start"),
+        local("end_time").alias("local_end"),
+        seconds("start_time", "end_time").alias("planned_s"),
+        (
+            F.coalesce(seconds("break_start", "break_end"), F.lit(0))
+            + F.coalesce(seconds("start_time", "maintenance_end"), F.lit(0))
+        ).alias("calendar_planned_downtime_s"),
+    )
+    return conform(out, "silver.shift_calendar")
