@@ -1,0 +1,88 @@
+"""gold.reliability: MTBF and MTTR per equipment and UTC calendar month, from the state intervals
+of silver.equipment_states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakehouse.catalog import get_table
+
+FAILURE_REASONS = ("breakdown", "electrical_fault")
+
+
+def _utc_month(ts: Column) -> Column:
+    """First day of the UTC month of `ts`, whatever the session time zone."""
+    day = F.date_from_unix_date(F.floor(F.unix_micros(ts) / 86_400_000_000).cast("int"))
+    return F.trunc(day, "month")
+
+
+def reliability(
+    states: DataFrame, *, failure_reasons: Sequence[str] = FAILURE_REASONS
+) -> DataFrame:
+    """One row per equipment and month in which it has a state interval starting.
+
+    - `operating_s`: time in state running. An interval counts whole in the month it starts in,
+      even when it runs into the next one (as failures do).
+    - A failure is an unplanned_stop whose reason is in `failure_reasons`. Intervals of one
+      failure that silver split at a shift or break boundary (same reason, the next starting
+      exactly where the previous ended) are one failure, in the month of its first interval;
+      `repair_s` sums all its intervals.
+    - Open intervals (no end_time yet) add no time; an open failure still counts as a failure.
+    - `mtbf_h` = operating_s / failures / 3600, `mttr_h` = repair_s / failures / 3600; null
+      without failures.
+
+    >>> reliability(states)  # March: running 16 h; breakdown 13:00-14:00 + 14:00-14:30 (one
+    ... # failure across the shift change) and electrical_fault 20:00-20:30: failures 2,
+    ... # repair_s 7200, mtbf_h 16 / 2 = 8.0, mttr_h 2 / 2 = 1.0
+    """
+    closed_s = F.when(F.col("end_time").isNotNull(), F.coalesce("duration_s", F.lit(0.0)))
+    intervals = states.select(
+        "equipment_id",
+        "start_time",
+        "end_time",
+        "state",
+        "reason_code",
+        _utc_month(F.col("start_time")).alias("month"),
+        F.coalesce(closed_s, F.lit(0.0)).alias("seconds"),
+    )
+
+    operating = intervals.groupBy("equipment_id", "month").agg(
+        F.sum(F.when(F.col("state") == "running", F.col("seconds")).otherwise(0.0)).alias(
+            "operating_s"
+        )
+    )
+
+    order = Window.partitionBy("equipment_id").orderBy("start_time")
+    previous_end = F.lag("end_time").over(order)
+    previous_reason = F.lag("reason_code").over(order)
+    continues = (previous_end == F.col("start_time")) & (previous_reason == F.col("reason_code"))
+    pieces = (
+        intervals.where(
+            (F.col("state") == "unplanned_stop")
+            & F.col("reason_code").isin(*[str(r) for r in failure_reasons])
+        )
+        .withColumn("_new", F.when(F.coalesce(continues, F.lit(False)), 0).otherwise(1))
+        .withColumn("_failure", F.sum("_new").over(order.rowsBetween(Window.unboundedPreceding, 0)))
+    )
+    failures = (
+        pieces.groupBy("equipment_id", "_failure")
+        .agg(F.min_by("month", "start_time").alias("month"), F.sum("seconds").alias("seconds"))
+        .groupBy("equipment_id", "month")
+        .agg(F.count("*").alias("failures"), F.sum("seconds").alias("repair_s"))
+    )
+
+    failures_n = F.col("failures")
+    out = (
+        operating.join(failures, ["equipment_id", "month"], "left")
+        .withColumn("failures", F.coalesce(failures_n, F.lit(0)))
+        .withColumn("repair_s", F.coalesce("repair_s", F.lit(0.0)))
+        .withColumn("mtbf_h", F.when(failures_n > 0, F.col("operating_s") / failures_n / 3600))
+        .withColumn("mttr_h", F.when(failures_n > 0, F.col("repair_s") / failures_n / 3600))
+    )
+    return out.select(
+        *[F.col(c.name).cast(c.data_type) for c in get_table("gold.reliability").columns]
+    )
