@@ -242,6 +242,32 @@ class Lake:
         ).whenNotMatchedInsertAll().execute()
         return self.version(name)
 
+    def overwrite(self, name: str, df: DataFrame) -> int:
+        """Replace the whole table with `df` in one commit (readers see the old or the new)."""
+        _, df = self._checked(name, df)
+        df.write.format("delta").mode("overwrite").save(str(self.path(name)))
+        return self.version(name)
+
+    def replace_partitions(self, name: str, df: DataFrame, dates: list) -> int:
+        """Replace the given `event_date` partitions with `df` in one commit; others stay.
+
+        Rows of `df` outside those dates are refused by Delta, so a rebuild of some days can
+        never touch another day.
+        """
+        spec, df = self._checked(name, df)
+        if "event_date" not in spec.partition_by:
+            raise ValueError(f"{name} is not partitioned by event_date")
+        if not dates:
+            return self.version(name)
+        days = ", ".join(f"DATE'{d}'" for d in sorted(set(dates)))
+        (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", f"event_date IN ({days})")
+            .save(str(self.path(name)))
+        )
+        return self.version(name)
+
     @staticmethod
     def _key(spec: TableSpec) -> list[str]:
         if not spec.primary_key:

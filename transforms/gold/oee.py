@@ -18,7 +18,6 @@ from pyspark.sql import functions as F
 
 from transforms.silver.master_data import conform
 
-PLANNED_DOWNTIME = F.col("state") == "planned_stop"
 # A planned stop outside the schedule is not planned downtime: the time is not planned at all.
 NOT_SCHEDULED = "not_scheduled"
 SUMS = (
@@ -132,7 +131,7 @@ def oee_shift(
 
     keys = ["equipment_id", "site", "area", "line", "shift_id", "shift_name", "local_date"]
     times = joined.groupBy(*keys, "shift_start", "shift_end", "_end").agg(
-        time_in(PLANNED_DOWNTIME & (F.col("reason_code") != NOT_SCHEDULED)).alias(
+        time_in((F.col("state") == "planned_stop") & (F.col("reason_code") != NOT_SCHEDULED)).alias(
             "planned_downtime_s"
         ),
         time_in(F.col("state") == "running").alias("run_s"),

@@ -1,0 +1,422 @@
+"""Read, transform, write: how each silver and gold table is built from the tables below it.
+
+One function per table (the Dagster assets call them; so do the demo and the benchmarks). A
+daily-partitioned table is rebuilt for the given UTC dates only, reading the days around them
+that its transform needs; silver.readings takes only the bronze rows added since its last run
+(Delta change data feed), so a refresh costs in proportion to new data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse.lake import Lake
+from transforms.gold import asset_state as asset_state_t
+from transforms.gold import features, oee
+from transforms.silver import counts, master_data, mes_events, readings, states
+
+log = logging.getLogger(__name__)
+
+READING_SOURCES = ("bronze.mqtt_messages", "bronze.sparkplug_messages", "bronze.opcua_values")
+STATE_TAGS = ("state", "reason_code", "product_id", "work_order_id")
+COUNT_TAGS = (
+    "parts_total",
+    "parts_good",
+    "parts_scrap",
+    "parts_rework",
+    "product_id",
+    "work_order_id",
+)
+COUNTER_LOOKBACK_DAYS = 3  # the last counter value before a day may be a weekend away
+
+
+@dataclass
+class Built:
+    """What one build wrote: the table, its rows (in the days written), the days, the version."""
+
+    table: str
+    rows: int
+    days: list[date] = field(default_factory=list)
+    version: int | None = None
+    seconds: float = 0.0
+    note: str = ""
+
+
+def _days(days: Iterable[date] | None) -> list[date]:
+    return sorted(set(days or ()))
+
+
+def _between(df: DataFrame, first: date, last: date, column: str = "event_date") -> DataFrame:
+    return df.where(F.col(column).between(F.lit(first), F.lit(last)))
+
+
+def _written(lake: Lake, table: str, days: list[date], started: float, note: str = "") -> Built:
+    df = lake.read(table)
+    if days:
+        df = df.where(F.col("event_date").isin(days))
+    return Built(table, df.count(), days, lake.version(table), time.perf_counter() - started, note)
+
+
+def _ensure(lake: Lake, *tables: str) -> None:
+    for t in tables:
+        lake.create(t)
+
+
+# -- progress of incremental reads ----------------------------------------------------------
+def _progress(lake: Lake, consumer: str) -> dict[str, int]:
+    _ensure(lake, "ops.transform_progress")
+    rows = lake.read("ops.transform_progress").where(F.col("consumer") == consumer).collect()
+    return {r.source_table: r.last_version for r in rows}
+
+
+def _save_progress(lake: Lake, consumer: str, versions: dict[str, int]) -> None:
+    _ensure(lake, "ops.transform_progress")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [(consumer, t, v, now) for t, v in versions.items()]
+    df = lake.spark.createDataFrame(
+        rows, "consumer string, source_table string, last_version bigint, updated_at timestamp"
+    )
+    lake.upsert("ops.transform_progress", df)
+
+
+# -- silver: master data and MES events (small: rebuilt whole when bronze.mes_rows moved) ---
+def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
+    """silver.equipment, tags, products, routings, shift_calendar, work_orders, downtime_events,
+    quality_inspections, from bronze.mes_rows; skipped when bronze.mes_rows has not changed."""
+    tables = (
+        "silver.equipment",
+        "silver.tags",
+        "silver.products",
+        "silver.routings",
+        "silver.shift_calendar",
+        "silver.work_orders",
+        "silver.downtime_events",
+        "silver.quality_inspections",
+    )
+    _ensure(lake, "bronze.mes_rows", *tables)
+    version = lake.version("bronze.mes_rows")
+    if not force and _progress(lake, "silver.master_data").get("bronze.mes_rows") == version:
+        return [Built(t, lake.read(t).count(), note="bronze.mes_rows unchanged") for t in tables]
+    started = time.perf_counter()
+    mes = (
+        lake.spark.read.format("delta")
+        .option("versionAsOf", version)
+        .load(str(lake.path("bronze.mes_rows")))
+    )
+    mes = mes.cache()
+    seen = None
+    if lake.exists("silver.readings"):
+        seen = (
+            lake.read("silver.readings")
+            .groupBy("equipment_id")
+            .agg(F.min("event_time").alias("first_seen"))
+        )
+    built = []
+    equipment = master_data.equipment(mes, seen)
+    work_orders = mes_events.work_orders(mes)
+    frames = {
+        "silver.equipment": equipment,
+        "silver.tags": master_data.tags(mes),
+        "silver.products": master_data.products(mes),
+        "silver.routings": master_data.routings(mes),
+        "silver.work_orders": work_orders,
+        "silver.downtime_events": mes_events.downtime_events(mes),
+    }
+    for table, df in frames.items():
+        t0 = time.perf_counter()
+        lake.overwrite(table, df)
+        built.append(
+            Built(
+                table,
+                lake.read(table).count(),
+                version=lake.version(table),
+                seconds=time.perf_counter() - t0,
+            )
+        )
+    for table, df in (
+        ("silver.shift_calendar", master_data.shift_calendar(mes, lake.read("silver.equipment"))),
+        (
+            "silver.quality_inspections",
+            mes_events.quality_inspections(mes, lake.read("silver.work_orders")),
+        ),
+    ):
+        t0 = time.perf_counter()
+        lake.overwrite(table, df)
+        built.append(
+            Built(
+                table,
+                lake.read(table).count(),
+                version=lake.version(table),
+                seconds=time.perf_counter() - t0,
+            )
+        )
+    mes.unpersist()
+    _save_progress(lake, "silver.master_data", {"bronze.mes_rows": version})
+    log.info("master data rebuilt in %.1f s", time.perf_counter() - started)
+    return built
+
+
+# -- silver.readings: incremental from bronze ----------------------------------------------
+def _bronze_long(lake: Lake, frames: dict[str, DataFrame]) -> DataFrame:
+    equipment = lake.read("silver.equipment")
+    return readings.long_readings(
+        frames.get("bronze.mqtt_messages"),
+        frames.get("bronze.sparkplug_messages"),
+        frames.get("bronze.opcua_values"),
+        equipment,
+    )
+
+
+def build_readings(
+    lake: Lake, days: Iterable[date] | None = None, *, rebuild: bool = False
+) -> Built:
+    """silver.readings. Incremental by default: the bronze rows committed since the last run are
+    typed, deduplicated and merged in, and the days they touched are returned. `rebuild=True`
+    replaces the given days (all days when none given) from bronze as a whole."""
+    _ensure(lake, "silver.readings", *READING_SOURCES)
+    started = time.perf_counter()
+    consumer = "silver.readings"
+    versions = {t: lake.version(t) for t in READING_SOURCES}
+    done = _progress(lake, consumer)
+    tags = lake.read("silver.tags")
+    wanted = _days(days)
+    if rebuild or not done:
+        frames = {}
+        for t in READING_SOURCES:
+            df = (
+                lake.spark.read.format("delta")
+                .option("versionAsOf", versions[t])
+                .load(str(lake.path(t)))
+            )
+            if wanted:
+                # Sparkplug metrics may be stamped before their message: read a day further.
+                df = _between(df, wanted[0], wanted[-1] + timedelta(days=1))
+            frames[t] = df
+        rows = readings.conform_readings(_bronze_long(lake, frames), tags)
+        if wanted:
+            rows = rows.where(F.col("event_date").isin(wanted))
+            lake.replace_partitions("silver.readings", rows, wanted)
+            touched = wanted
+        else:
+            lake.overwrite("silver.readings", rows)
+            touched = [
+                r.event_date
+                for r in lake.read("silver.readings").select("event_date").distinct().collect()
+            ]
+        if not wanted or not done:
+            _save_progress(lake, consumer, versions)
+        return _written(lake, consumer, _days(touched), started, "rebuilt from bronze")
+    frames = {}
+    for t in READING_SOURCES:
+        start = done.get(t, -1) + 1
+        if start > versions[t]:
+            continue
+        changes = (
+            lake.spark.read.format("delta")
+            .option("readChangeFeed", "true")
+            .option("startingVersion", start)
+            .option("endingVersion", versions[t])
+            .load(str(lake.path(t)))
+            .where(F.col("_change_type") == "insert")
+            .drop("_change_type", "_commit_version", "_commit_timestamp")
+        )
+        frames[t] = changes
+    if not frames:
+        return Built(
+            consumer,
+            0,
+            [],
+            lake.version(consumer),
+            time.perf_counter() - started,
+            "no new bronze rows",
+        )
+    new = readings.conform_readings(_bronze_long(lake, frames), tags).cache()
+    touched = sorted(r.event_date for r in new.select("event_date").distinct().collect())
+    if touched:
+        in_days = ", ".join(f"DATE'{d}'" for d in touched)
+        rank = "CASE {0}.source WHEN 'opcua' THEN 1 WHEN 'sparkplug' THEN 2 ELSE 3 END"
+        target = DeltaTable.forPath(lake.spark, str(lake.path(consumer)))
+        (
+            target.alias("t")
+            .merge(
+                new.alias("s"),
+                f"t.event_date IN ({in_days}) AND t.event_date = s.event_date AND "
+                "t.equipment_id = s.equipment_id AND t.tag = s.tag AND t.event_time = s.event_time",
+            )
+            .whenMatchedUpdateAll(
+                condition=f"(t.quality = 'bad' AND s.quality != 'bad') OR "
+                f"(t.quality = s.quality AND {rank.format('s')} < {rank.format('t')})"
+            )
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+    added = new.count()
+    new.unpersist()
+    _save_progress(lake, consumer, versions)
+    return Built(
+        consumer,
+        added,
+        touched,
+        lake.version(consumer),
+        time.perf_counter() - started,
+        "merged new bronze rows",
+    )
+
+
+def _readings_between(
+    lake: Lake, first: date, last: date, tags: Iterable[str] | None = None
+) -> DataFrame:
+    df = _between(lake.read("silver.readings"), first, last)
+    return df.where(F.col("tag").isin(*tags)) if tags else df
+
+
+# -- silver: states and counts per day -------------------------------------------------------
+def build_states(lake: Lake, days: Iterable[date]) -> Built:
+    """silver.equipment_states for the given days (intervals starting on them)."""
+    days = _days(days)
+    _ensure(lake, "silver.equipment_states")
+    started = time.perf_counter()
+    if not days:
+        return Built("silver.equipment_states", 0)
+    src = _readings_between(
+        lake, days[0] - timedelta(days=1), days[-1] + timedelta(days=2), STATE_TAGS
+    )
+    df = states.equipment_states(
+        src, lake.read("silver.downtime_events"), day_from=days[0], day_to=days[-1]
+    )
+    lake.replace_partitions(
+        "silver.equipment_states", df.where(F.col("event_date").isin(days)), days
+    )
+    return _written(lake, "silver.equipment_states", days, started)
+
+
+def build_counts(lake: Lake, days: Iterable[date]) -> Built:
+    """silver.production_counts for the given days."""
+    days = _days(days)
+    _ensure(lake, "silver.production_counts")
+    started = time.perf_counter()
+    if not days:
+        return Built("silver.production_counts", 0)
+    src = _readings_between(
+        lake, days[0] - timedelta(days=COUNTER_LOOKBACK_DAYS), days[-1], COUNT_TAGS
+    )
+    df = counts.production_counts(
+        src,
+        lake.read("silver.equipment"),
+        lake.read("silver.routings"),
+        lake.read("silver.work_orders"),
+        day_from=days[0],
+        day_to=days[-1],
+    )
+    lake.replace_partitions(
+        "silver.production_counts", df.where(F.col("event_date").isin(days)), days
+    )
+    return _written(lake, "silver.production_counts", days, started)
+
+
+def data_as_of(lake: Lake) -> datetime:
+    """The latest event time in silver.readings: how far the data reaches."""
+    df = lake.read("silver.readings")
+    last_day = df.agg(F.max("event_date")).first()[0]
+    if last_day is None:
+        return datetime(1970, 1, 1)
+    return df.where(F.col("event_date") == last_day).agg(F.max("event_time")).first()[0]
+
+
+# -- gold ------------------------------------------------------------------------------------
+def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None) -> list[Built]:
+    """gold.oee_shift for shifts starting on the given days, then the line and site roll-ups."""
+    days = _days(days)
+    _ensure(lake, "gold.oee_shift", "gold.oee_line_day", "gold.oee_site_week")
+    started = time.perf_counter()
+    if days:
+        as_of = as_of or data_as_of(lake)
+        st = lake.read("silver.equipment_states").where(
+            F.col("event_date").between(
+                F.lit(days[0] - timedelta(days=7)), F.lit(days[-1] + timedelta(days=1))
+            )
+        )
+        ct = _between(lake.read("silver.production_counts"), days[0], days[-1] + timedelta(days=1))
+        df = oee.oee_shift(
+            st,
+            ct,
+            lake.read("silver.shift_calendar"),
+            lake.read("silver.equipment"),
+            as_of=as_of,
+            day_from=days[0],
+            day_to=days[-1],
+        )
+        lake.replace_partitions("gold.oee_shift", df.where(F.col("event_date").isin(days)), days)
+    built = [_written(lake, "gold.oee_shift", days, started)]
+    for table, fn in (
+        ("gold.oee_line_day", oee.oee_line_day),
+        ("gold.oee_site_week", oee.oee_site_week),
+    ):
+        t0 = time.perf_counter()
+        lake.overwrite(table, fn(lake.read("gold.oee_shift")))
+        built.append(
+            Built(
+                table,
+                lake.read(table).count(),
+                version=lake.version(table),
+                seconds=time.perf_counter() - t0,
+            )
+        )
+    return built
+
+
+def build_features(lake: Lake, days: Iterable[date]) -> Built:
+    """gold.asset_health_features for the hours of the given days."""
+    days = _days(days)
+    _ensure(lake, "gold.asset_health_features")
+    started = time.perf_counter()
+    if not days:
+        return Built("gold.asset_health_features", 0)
+    src = _readings_between(
+        lake,
+        days[0] - timedelta(days=1),
+        days[-1],
+        ("vibration_mm_s", "temperature_c", "power_kw", "tool_wear_pct"),
+    )
+    st = lake.read("silver.equipment_states").where(
+        F.col("event_date").between(F.lit(days[0] - timedelta(days=14)), F.lit(days[-1]))
+    )
+    ct = _between(lake.read("silver.production_counts"), days[0], days[-1])
+    df = features.asset_health_features(
+        src, st, ct, lake.read("silver.equipment"), day_from=days[0], day_to=days[-1]
+    )
+    lake.replace_partitions(
+        "gold.asset_health_features", df.where(F.col("event_date").isin(days)), days
+    )
+    return _written(lake, "gold.asset_health_features", days, started)
+
+
+def build_asset_state(lake: Lake, predictions: DataFrame | None = None) -> Built:
+    """gold.asset_state: rebuilt whole from the latest two days of data."""
+    _ensure(lake, "gold.asset_state")
+    started = time.perf_counter()
+    as_of = data_as_of(lake)
+    recent = as_of.date() - timedelta(days=1)
+    df = asset_state_t.asset_state(
+        lake.read("silver.equipment"),
+        lake.read("silver.equipment_states"),
+        _readings_between(lake, recent, as_of.date(), asset_state_t.KEY_VALUES),
+        lake.read("gold.oee_shift"),
+        predictions,
+        now=datetime.now(UTC).replace(tzinfo=None),
+    )
+    lake.overwrite("gold.asset_state", df)
+    return Built(
+        "gold.asset_state",
+        lake.read("gold.asset_state").count(),
+        version=lake.version("gold.asset_state"),
+        seconds=time.perf_counter() - started,
+    )
