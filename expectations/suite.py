@@ -1,0 +1,133 @@
+"""What a suite is: the specific expectations of one table, its severity, its derived columns.
+
+The checks every table gets from its catalog declaration (columns present, key unique, required
+columns filled) are built here too, so a layer module only writes what is particular to a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame
+
+from lakehouse.catalog import TableSpec
+
+if TYPE_CHECKING:
+    from great_expectations.expectations import Expectation
+
+ERROR = "error"  # blocks what is built from the table
+WARN = "warn"  # reported, nothing blocked
+SEVERITIES = (ERROR, WARN)
+
+# GX calls its levels critical / warning; ours are the words of a Dagster asset check.
+_GX_LEVEL = {ERROR: "critical", WARN: "warning"}
+
+Context = Mapping[str, DataFrame]
+
+
+class SuiteError(ValueError):
+    """A suite is declared wrongly, or is given context it does not use."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """The checks of one table beyond its catalog declaration.
+
+    `expectations(context)` returns GX expectations; one built without an explicit `severity`
+    takes the suite's. `derive(df, context)` adds the columns those expectations read (a sum, a
+    joined range) and never drops a row. `context` names the extra DataFrames the suite can use.
+    """
+
+    expectations: Callable[[Context], list[Expectation]]
+    severity: str = ERROR
+    derive: Callable[[DataFrame, Context], DataFrame] | None = None
+    context: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise SuiteError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+
+    def prepare(self, df: DataFrame, context: Context) -> DataFrame:
+        """The frame the expectations run on: `df` with the derived columns, if any."""
+        return self.derive(df, context) if self.derive is not None else df
+
+    def build(self, spec: TableSpec, context: Context) -> list[Expectation]:
+        """Catalog checks, then the specific ones, each with its severity set."""
+        specific = self.expectations(context)
+        for expectation in specific:
+            if getattr(expectation, "mostly", 1) < 1:
+                # the runner reads a pass as "no row fails"; a tolerance would hide rows
+                raise SuiteError(f"{expectation.expectation_type}: a suite does not use `mostly`")
+            # pydantic (v1) records the fields given to the constructor: an explicit one wins
+            if "severity" not in expectation.__fields_set__:
+                set_severity(expectation, self.severity)
+        return [*catalog_expectations(spec, self.severity), *specific]
+
+
+def set_severity(expectation: Expectation, severity: str) -> None:
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    expectation.severity = FailureSeverity(_GX_LEVEL[severity])
+
+
+def severity_of(expectation: Expectation) -> str:
+    """`error` for a GX critical expectation, `warn` for warning and info."""
+    return (
+        ERROR
+        if str(getattr(expectation.severity, "value", expectation.severity)) == "critical"
+        else WARN
+    )
+
+
+def catalog_expectations(spec: TableSpec, severity: str) -> list[Expectation]:
+    """Columns present, key columns and required columns filled, key unique.
+
+    A key column the catalog declares nullable (a minute counted before any product was known)
+    is checked too, as a warning only.
+    """
+    import great_expectations.expectations as gxe
+
+    key = list(spec.primary_key)
+    required = [c.name for c in spec.columns if not c.nullable]
+    checks: list[tuple[Expectation, str]] = [
+        (
+            gxe.ExpectTableColumnsToMatchSet(
+                column_set=spec.column_names,
+                exact_match=False,
+                description=f"all {len(spec.columns)} columns of the catalog are present",
+            ),
+            severity,
+        )
+    ]
+    for name in required:
+        checks.append(
+            (
+                gxe.ExpectColumnValuesToNotBeNull(
+                    column=name, description=f"{name} is never empty"
+                ),
+                severity,
+            )
+        )
+    for name in (k for k in key if k not in required):
+        description = f"{name} is never empty (part of the key, though the catalog allows it)"
+        checks.append(
+            (gxe.ExpectColumnValuesToNotBeNull(column=name, description=description), WARN)
+        )
+    if len(key) == 1:
+        description = f"each {key[0]} appears once (the table's key)"
+        checks.append(
+            (gxe.ExpectColumnValuesToBeUnique(column=key[0], description=description), severity)
+        )
+    elif key:
+        description = f"each ({', '.join(key)}) appears once (the table's key)"
+        checks.append(
+            (
+                gxe.ExpectCompoundColumnsToBeUnique(column_list=key, description=description),
+                severity,
+            )
+        )
+    for expectation, level in checks:
+        set_severity(expectation, level)
+    return [expectation for expectation, _ in checks]
