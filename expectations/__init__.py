@@ -20,6 +20,7 @@ from expectations.runner import (
     CheckResult,
     ExpectationOutcome,
     NoSuiteError,
+    get_suite,
     tables_with_suites,
     validate_table,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "CheckResult",
     "ExpectationOutcome",
     "NoSuiteError",
+    "get_suite",
     "tables_with_suites",
     "validate_table",
 ]

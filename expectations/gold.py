@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from expectations.suite import ERROR, WARN, Context, Suite
+from expectations.suite import ERROR, WARN, Context, Suite, unaccounted_parts
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
@@ -83,16 +83,13 @@ def oee(context: Context) -> list[Expectation]:
 
 def with_oee_gaps(df: DataFrame, context: Context) -> DataFrame:
     """The OEE table with the gaps its times and counts must close."""
-    return df.select(
+    planned_busy = F.col("planned_s") - F.col("planned_downtime_s")
+    gaps = df.select(
         "*",
-        (F.col("planned_busy_s") - (F.col("planned_s") - F.col("planned_downtime_s"))).alias(
-            "planned_busy_gap_s"
-        ),
+        (F.col("planned_busy_s") - planned_busy).alias("planned_busy_gap_s"),
         (F.col("run_s") - F.col("planned_busy_s")).alias("run_beyond_planned_busy_s"),
-        (F.col("produced") - (F.col("good") + F.col("scrap") + F.col("rework"))).alias(
-            "unaccounted_parts"
-        ),
     )
+    return unaccounted_parts(gaps)
 
 
 # reliability and features -------------------------------------------------------------------
@@ -158,11 +155,22 @@ def downtime_pareto(context: Context) -> list[Expectation]:
 def quality(context: Context) -> list[Expectation]:
     import great_expectations.expectations as gxe
 
-    return [
+    rates = [
         gxe.ExpectColumnValuesToBeBetween(
             column=name, min_value=0, max_value=1, description=f"{name} lies between 0 and 1"
         )
         for name in ("first_pass_yield", "scrap_rate", "rework_rate")
+    ]
+    return [
+        *rates,
+        gxe.ExpectColumnValuesToBeBetween(
+            column="unaccounted_parts",
+            min_value=0,
+            max_value=0,
+            description="good + scrap + rework = produced "
+            "(unaccounted_parts = produced − good − scrap − rework)",
+            meta={"show": ["produced", "good", "scrap", "rework"]},
+        ),
     ]
 
 
@@ -216,7 +224,7 @@ SUITES: dict[str, Suite] = {
     "gold.reliability": Suite(reliability, severity=WARN),
     "gold.asset_health_features": Suite(asset_health_features, severity=WARN),
     "gold.downtime_pareto": Suite(downtime_pareto, severity=WARN),
-    "gold.quality": Suite(quality, severity=WARN),
+    "gold.quality": Suite(quality, severity=WARN, derive=unaccounted_parts),
     "gold.energy": Suite(energy, severity=WARN),
     "gold.spc": Suite(spc, severity=WARN),
     "gold.asset_state": Suite(asset_state, severity=WARN),

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pyspark import StorageLevel
@@ -89,6 +90,11 @@ class CheckResult:
         key = get_table(self.table).primary_key
         failures = sorted(self.failures, key=lambda e: e.severity != ERROR)
         return "\n".join(_line(self.table, e, key, self.rows_checked) for e in failures)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON types (times as ISO text, bytes as their length): for
+        the metadata of a Dagster asset check or a log line."""
+        return _plain(asdict(self))
 
 
 def tables_with_suites() -> list[str]:
@@ -288,6 +294,22 @@ def _example(row: dict[str, Any], key: tuple[str, ...], shown: tuple[str, ...]) 
     where = ", ".join(f"{k}={_fmt(row.get(k))}" for k in key if k not in shown)
     what = ", ".join(f"{c}={_fmt(row.get(c))}" for c in shown)
     return f"{what} at {where}" if where else what
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, Decimal):
+        return float(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 def _fmt(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from expectations.suite import ERROR, Context, Suite
+from expectations.suite import ERROR, Context, Suite, unaccounted_parts
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
@@ -150,12 +150,6 @@ def production_counts(context: Context) -> list[Expectation]:
             description="ideal_cycle_s (routing or work order) is above 0 s",
         ),
     ]
-
-
-def with_unaccounted_parts(counts: DataFrame, context: Context) -> DataFrame:
-    return counts.withColumn(
-        "unaccounted_parts", F.col("produced") - (F.col("good") + F.col("scrap") + F.col("rework"))
-    )
 
 
 # silver.equipment_states --------------------------------------------------------------------
@@ -320,9 +314,7 @@ def products(context: Context) -> list[Expectation]:
 
 SUITES: dict[str, Suite] = {
     "silver.readings": Suite(readings, severity=ERROR, derive=with_tag_checks, context=("tags",)),
-    "silver.production_counts": Suite(
-        production_counts, severity=ERROR, derive=with_unaccounted_parts
-    ),
+    "silver.production_counts": Suite(production_counts, severity=ERROR, derive=unaccounted_parts),
     "silver.equipment_states": Suite(equipment_states, severity=ERROR),
     "silver.shift_calendar": Suite(shift_calendar, severity=ERROR),
     "silver.tags": Suite(tags, severity=ERROR),

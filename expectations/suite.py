@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from lakehouse.catalog import TableSpec
 
@@ -64,6 +65,12 @@ class Suite:
             if "severity" not in expectation.__fields_set__:
                 set_severity(expectation, self.severity)
         return [*catalog_expectations(spec, self.severity), *specific]
+
+
+def unaccounted_parts(df: DataFrame, context: Context | None = None) -> DataFrame:
+    """`df` with `unaccounted_parts` = produced − (good + scrap + rework): 0 when they add up."""
+    counted = F.col("good") + F.col("scrap") + F.col("rework")
+    return df.withColumn("unaccounted_parts", F.col("produced") - counted)
 
 
 def set_severity(expectation: Expectation, severity: str) -> None:

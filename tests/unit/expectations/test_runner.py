@@ -3,6 +3,7 @@ row fails the expectation written for it and shows up among its failing rows."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -249,6 +250,13 @@ def test_performance_above_one_says_the_ideal_cycle_time_is_wrong(bad_oee):
     assert line.endswith(
         f"1 of 7 rows fail, e.g. performance=1.2 at equipment_id='{CNC}', shift_id='berlin-2026-03-02-night'"
     )
+
+
+def test_result_as_plain_json_for_dagster_metadata(bad_oee):
+    plain = json.loads(json.dumps(bad_oee.to_dict()))
+    assert plain["table"] == "gold.oee_shift" and plain["success"] is False
+    performance = next(e for e in plain["expectations"] if e["columns"] == ["performance"])
+    assert performance["failing_rows"][0]["shift_start"] == "2026-03-02T05:00:00"
 
 
 def test_clean_site_week_passes(spark):
