@@ -125,7 +125,7 @@ def opcua_readings(opcua_values: DataFrame) -> DataFrame:
 
     Status codes map to quality by their severity bits: Good, Uncertain (0x4…), Bad (0x8…).
     """
-    ident = F.regexp_extract("node_id", r"s=(.+)$", 1)
+    ident = F.regexp_extract("node_id", r"(?:^|;)s=(.+)$", 1)
     status = F.coalesce(F.col("status_code"), F.lit(0))
     quality = (
         F.when(status >= F.lit(0x80000000), "bad")

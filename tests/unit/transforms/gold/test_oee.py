@@ -1,0 +1,242 @@
+"""OEE per shift and its roll-ups on hand-worked shifts (ISO 22400-2), arithmetic written out."""
+
+from datetime import date, datetime
+
+import pytest
+
+from lakehouse.catalog import get_table
+from transforms.gold.oee import oee_line_day, oee_shift, oee_site_week
+
+EQ = "acme.berlin.machining.line1.cell1.cnc01"
+EQ2 = "acme.berlin.machining.line1.cell2.press01"
+
+
+def ts(h, m=0, day=2):
+    return datetime(2026, 3, day, h, m)
+
+
+def df(spark, table, rows):
+    """Rows given as dicts; absent columns are null."""
+    spec = get_table(table)
+    return spark.createDataFrame(
+        [tuple(r.get(c) for c in spec.column_names) for r in rows], spec.schema
+    )
+
+
+def equipment(spark):
+    base = {"enterprise": "acme", "site": "berlin", "area": "machining", "line": "line1"}
+    rows = [
+        {**base, "equipment_id": EQ, "cell": "cell1", "name": "cnc01", "kind": "cnc_mill"},
+        {**base, "equipment_id": EQ2, "cell": "cell2", "name": "press01", "kind": "press"},
+    ]
+    for r in rows:
+        r |= {"timezone": "Europe/Berlin", "valid_from": ts(0), "is_current": True}
+    return df(spark, "silver.equipment", rows)
+
+
+def shift(shift_id, start, end, name="early"):
+    return {
+        "shift_id": shift_id,
+        "site": "berlin",
+        "shift_name": name,
+        "local_date": start.date(),
+        "start_time": start,
+        "end_time": end,
+        "planned_s": (end - start).total_seconds(),
+    }
+
+
+def state(eq, start, end, state, reason=""):
+    return {
+        "equipment_id": eq,
+        "start_time": start,
+        "end_time": end,
+        "duration_s": (end - start).total_seconds() if end else None,
+        "state": state,
+        "reason_code": reason,
+        "event_date": start.date(),
+    }
+
+
+def count(eq, minute, produced, good, ideal_cycle_s, scrap=None, rework=0):
+    scrap = produced - good - rework if scrap is None else scrap
+    return {
+        "equipment_id": eq,
+        "interval_start": minute,
+        "product_id": "P-100",
+        "produced": produced,
+        "good": good,
+        "scrap": scrap,
+        "rework": rework,
+        "ideal_cycle_s": ideal_cycle_s,
+        "ideal_time_s": ideal_cycle_s * produced,
+        "event_date": minute.date(),
+    }
+
+
+def one(rows, **key):
+    found = [r for r in rows if all(r[k] == v for k, v in key.items())]
+    assert len(found) == 1, (key, rows)
+    return found[0]
+
+
+@pytest.fixture
+def early_shift_day(spark):
+    """cnc01, early shift 06:00–14:00 UTC (8 h = 28,800 s):
+    06:00–10:00 running (4 h), 10:00–10:30 break (planned), 10:30–11:30 jam (unplanned, 1 h),
+    11:30–13:30 running (2 h), 13:30–14:30 breakdown spanning the shift change at 14:00,
+    14:30–22:00 running (late shift).
+    Parts in the early shift: 300 at 60 s ideal, 285 good, 10 scrap, 5 rework."""
+    states = [
+        state(EQ, ts(6), ts(10), "running"),
+        state(EQ, ts(10), ts(10, 30), "planned_stop", "break"),
+        state(EQ, ts(10, 30), ts(11, 30), "unplanned_stop", "jam"),
+        state(EQ, ts(11, 30), ts(13, 30), "running"),
+        state(EQ, ts(13, 30), ts(14, 30), "unplanned_stop", "breakdown"),
+        state(EQ, ts(14, 30), ts(22), "running"),
+    ]
+    counts = [
+        count(EQ, ts(7), 200, 190, 60.0, scrap=7, rework=3),
+        count(EQ, ts(12), 100, 95, 60.0, scrap=3, rework=2),
+        count(EQ, ts(15), 400, 400, 60.0),
+    ]
+    shifts = [
+        shift("berlin-2026-03-02-early", ts(6), ts(14)),
+        shift("berlin-2026-03-02-late", ts(14), ts(22), "late"),
+    ]
+    return (
+        df(spark, "silver.equipment_states", states),
+        df(spark, "silver.production_counts", counts),
+        df(spark, "silver.shift_calendar", shifts),
+    )
+
+
+def test_oee_of_a_shift_from_its_times_and_counts(spark, early_shift_day):
+    states, counts, shifts = early_shift_day
+    out = oee_shift(states, counts, shifts, equipment(spark), as_of=ts(23)).collect()
+    early = one(out, equipment_id=EQ, shift_id="berlin-2026-03-02-early")
+    # planned operation time 28,800 s; planned downtime = the break, 1,800 s
+    # PBT = 28,800 − 1,800 = 27,000 s
+    # APT = running 06:00–10:00 (14,400) + 11:30–13:30 (7,200) = 21,600 s
+    # unplanned = jam 3,600 + breakdown 13:30–14:00 only (1,800) = 5,400 s
+    assert (early.planned_s, early.planned_downtime_s, early.planned_busy_s) == (28800, 1800, 27000)
+    assert (early.run_s, early.unplanned_downtime_s, early.idle_s) == (21600, 5400, 0)
+    # availability = 21,600 / 27,000 = 0.8
+    # performance = 300 parts × 60 s = 18,000 s ideal / 21,600 s = 0.8333…
+    # quality = 285 / 300 = 0.95;  OEE = 0.8 × 0.83333 × 0.95 = 0.63333…
+    assert (early.produced, early.good, early.scrap, early.rework) == (300, 285, 10, 5)
+    assert early.availability == pytest.approx(0.8)
+    assert early.performance == pytest.approx(18000 / 21600)
+    assert early.quality == pytest.approx(0.95)
+    assert early.oee == pytest.approx(0.8 * 18000 / 21600 * 0.95)
+    # losses: availability (27,000 − 21,600)/60 = 90 min; performance (21,600 − 18,000)/60 = 60 min;
+    # quality: ideal time of the 15 bad parts = 15 × 60 s = 15 min
+    assert (early.availability_loss_min, early.performance_loss_min) == (90, 60)
+    assert early.quality_loss_min == pytest.approx(15)
+    assert early.is_complete and early.event_date == date(2026, 3, 2)
+
+
+def test_a_stop_spanning_the_shift_change_is_split_between_the_shifts(spark, early_shift_day):
+    states, counts, shifts = early_shift_day
+    out = oee_shift(states, counts, shifts, equipment(spark), as_of=ts(23)).collect()
+    late = one(out, equipment_id=EQ, shift_id="berlin-2026-03-02-late")
+    # breakdown 13:30–14:30: 30 min in the early shift (above), 30 min = 1,800 s in the late one
+    # late: PBT 28,800 (no break recorded), APT 14:30–22:00 = 27,000 s
+    assert late.unplanned_downtime_s == 1800
+    assert late.run_s == 27000
+    assert late.availability == pytest.approx(27000 / 28800)  # 0.9375
+    # 400 parts × 60 s = 24,000 / 27,000 = 0.8889; all good
+    assert late.performance == pytest.approx(24000 / 27000)
+    assert late.quality == 1.0
+
+
+def test_a_shift_with_no_production(spark):
+    # press01 is starved for the whole early shift: idle 8 h, nothing produced
+    states = df(spark, "silver.equipment_states", [state(EQ2, ts(6), ts(14), "idle", "starved")])
+    counts = df(spark, "silver.production_counts", [])
+    shifts = df(spark, "silver.shift_calendar", [shift("berlin-2026-03-02-early", ts(6), ts(14))])
+    out = oee_shift(states, counts, shifts, equipment(spark), as_of=ts(23)).collect()
+    row = one(out, equipment_id=EQ2)
+    # PBT 28,800 s, APT 0 → availability 0; no run time → performance undefined (null);
+    # nothing produced → quality undefined (null); OEE = 0 because planned busy time was lost
+    assert (row.planned_busy_s, row.run_s, row.idle_s, row.produced) == (28800, 0, 28800, 0)
+    assert row.availability == 0.0
+    assert row.performance is None and row.quality is None
+    assert row.oee == 0.0
+
+
+def test_daylight_saving_night_has_seven_hours_of_planned_time(spark):
+    # Berlin, night of 28→29 March 2026: 22:00 CET (21:00 UTC) to 06:00 CEST (04:00 UTC) = 7 h
+    start, end = datetime(2026, 3, 28, 21), datetime(2026, 3, 29, 4)
+    states = df(
+        spark,
+        "silver.equipment_states",
+        [
+            state(EQ, start, datetime(2026, 3, 29, 0, 30), "running"),  # 3.5 h
+            state(
+                EQ, datetime(2026, 3, 29, 0, 30), datetime(2026, 3, 29, 1), "planned_stop", "break"
+            ),
+            state(EQ, datetime(2026, 3, 29, 1), end, "running"),  # 3 h
+        ],
+    )
+    shifts = df(
+        spark, "silver.shift_calendar", [shift("berlin-2026-03-28-night", start, end, "night")]
+    )
+    counts = df(
+        spark, "silver.production_counts", [count(EQ, datetime(2026, 3, 28, 22), 378, 378, 60.0)]
+    )
+    row = one(
+        oee_shift(states, counts, shifts, equipment(spark), as_of=datetime(2026, 3, 30)).collect(),
+        equipment_id=EQ,
+    )
+    # planned 7 h = 25,200 s; break 1,800 → PBT 23,400; APT 3.5 h + 3 h = 23,400 → availability 1
+    # performance 378 × 60 = 22,680 / 23,400 = 0.9692…
+    assert (row.planned_s, row.planned_busy_s, row.run_s) == (25200, 23400, 23400)
+    assert row.availability == 1.0
+    assert row.performance == pytest.approx(22680 / 23400)
+
+
+def test_a_running_shift_counts_until_the_data_ends(spark, early_shift_day):
+    states, counts, shifts = early_shift_day
+    # data reaches 12:00: the early shift so far is 06:00–12:00 = 21,600 s, break 1,800
+    # running 06:00–10:00 + 11:30–12:00 = 14,400 + 1,800 = 16,200 s; the late shift has not begun
+    out = oee_shift(states, counts, shifts, equipment(spark), as_of=ts(12)).collect()
+    row = one(out, equipment_id=EQ)
+    assert (row.planned_s, row.planned_busy_s, row.run_s) == (21600, 19800, 16200)
+    assert row.is_complete is False
+    # counts up to 12:00 only: the 07:00 minute (200 parts); the 12:00 minute starts at as_of
+    assert row.produced == 200
+
+
+def test_roll_ups_sum_times_and_counts_never_average_ratios(spark, early_shift_day):
+    states, counts, shifts = early_shift_day
+    shift_rows = oee_shift(states, counts, shifts, equipment(spark), as_of=ts(23))
+    day = one(oee_line_day(shift_rows).collect())
+    # line1 on 2 March = early + late shift of cnc01 (press01 has no states → all downtime-free 0 run)
+    # rows: cnc01 early (PBT 27,000, APT 21,600), cnc01 late (PBT 28,800, APT 27,000),
+    #       press01 early and late (PBT 28,800 each, APT 0)
+    # availability = (21,600 + 27,000) / (27,000 + 28,800 + 28,800 + 28,800) = 48,600 / 113,400
+    assert day.planned_busy_s == 113400 and day.run_s == 48600
+    assert day.availability == pytest.approx(48600 / 113400)  # 0.4286
+    # the mean of the four ratios would be (0.8 + 0.9375 + 0 + 0) / 4 = 0.434: not what we report
+    assert day.availability != pytest.approx((0.8 + 0.9375) / 4)
+    # performance = (18,000 + 24,000) / 48,600; quality = (285 + 400) / (300 + 400)
+    assert day.performance == pytest.approx(42000 / 48600)
+    assert day.quality == pytest.approx(685 / 700)
+    assert day.equipment_count == 2
+    week = one(oee_site_week(shift_rows).collect())
+    assert (week.week_start, week.iso_week) == (date(2026, 3, 2), "2026-W10")
+    assert week.oee == pytest.approx(day.oee)
+
+
+def test_outputs_have_exactly_the_catalog_schema(spark, early_shift_day):
+    states, counts, shifts = early_shift_day
+    shift_rows = oee_shift(states, counts, shifts, equipment(spark), as_of=ts(23))
+    for table, out in (
+        ("gold.oee_shift", shift_rows),
+        ("gold.oee_line_day", oee_line_day(shift_rows)),
+        ("gold.oee_site_week", oee_site_week(shift_rows)),
+    ):
+        got = [(f.name, f.dataType.simpleString()) for f in out.schema.fields]
+        want = [(c.name, c.data_type.simpleString()) for c in get_table(table).columns]
+        assert got == want, table
