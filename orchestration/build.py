@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.lake import Lake
 from transforms.gold import asset_state as asset_state_t
-from transforms.gold import features, oee
+from transforms.gold import downtime, energy, features, oee, quality, reliability, spc
 from transforms.silver import counts, master_data, mes_events, readings, states
 
 log = logging.getLogger(__name__)
@@ -112,15 +112,8 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
         .load(str(lake.path("bronze.mes_rows")))
     )
     mes = mes.cache()
-    seen = None
-    if lake.exists("silver.readings"):
-        seen = (
-            lake.read("silver.readings")
-            .groupBy("equipment_id")
-            .agg(F.min("event_time").alias("first_seen"))
-        )
     built = []
-    equipment = master_data.equipment(mes, seen)
+    equipment = master_data.equipment(mes)
     work_orders = mes_events.work_orders(mes)
     frames = {
         "silver.equipment": equipment,
@@ -332,10 +325,10 @@ def data_as_of(lake: Lake) -> datetime:
 
 
 # -- gold ------------------------------------------------------------------------------------
-def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None) -> list[Built]:
-    """gold.oee_shift for shifts starting on the given days, then the line and site roll-ups."""
+def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None) -> Built:
+    """gold.oee_shift for shifts starting on the given days."""
     days = _days(days)
-    _ensure(lake, "gold.oee_shift", "gold.oee_line_day", "gold.oee_site_week")
+    _ensure(lake, "gold.oee_shift")
     started = time.perf_counter()
     if days:
         as_of = as_of or data_as_of(lake)
@@ -355,22 +348,79 @@ def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None
             day_to=days[-1],
         )
         lake.replace_partitions("gold.oee_shift", df.where(F.col("event_date").isin(days)), days)
-    built = [_written(lake, "gold.oee_shift", days, started)]
-    for table, fn in (
-        ("gold.oee_line_day", oee.oee_line_day),
-        ("gold.oee_site_week", oee.oee_site_week),
-    ):
-        t0 = time.perf_counter()
-        lake.overwrite(table, fn(lake.read("gold.oee_shift")))
-        built.append(
-            Built(
-                table,
-                lake.read(table).count(),
-                version=lake.version(table),
-                seconds=time.perf_counter() - t0,
-            )
-        )
-    return built
+    return _written(lake, "gold.oee_shift", days, started)
+
+
+def _whole(lake: Lake, table: str, df: DataFrame) -> Built:
+    started = time.perf_counter()
+    _ensure(lake, table)
+    lake.overwrite(table, df)
+    return Built(
+        table,
+        lake.read(table).count(),
+        version=lake.version(table),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def build_oee_rollups(lake: Lake) -> list[Built]:
+    """gold.oee_line_day and gold.oee_site_week from all of gold.oee_shift (small)."""
+    shifts = lake.read("gold.oee_shift")
+    return [
+        _whole(lake, "gold.oee_line_day", oee.oee_line_day(shifts)),
+        _whole(lake, "gold.oee_site_week", oee.oee_site_week(shifts)),
+    ]
+
+
+def build_downtime_pareto(lake: Lake, days: Iterable[date]) -> Built:
+    """gold.downtime_pareto for stops starting on the given days."""
+    days = _days(days)
+    _ensure(lake, "gold.downtime_pareto")
+    started = time.perf_counter()
+    st = lake.read("silver.equipment_states").where(F.col("event_date").isin(days))
+    df = downtime.downtime_pareto(st, lake.read("silver.equipment"))
+    lake.replace_partitions("gold.downtime_pareto", df.where(F.col("event_date").isin(days)), days)
+    return _written(lake, "gold.downtime_pareto", days, started)
+
+
+def build_quality(lake: Lake, days: Iterable[date]) -> Built:
+    """gold.quality for the given days."""
+    days = _days(days)
+    _ensure(lake, "gold.quality")
+    started = time.perf_counter()
+    ct = lake.read("silver.production_counts").where(F.col("event_date").isin(days))
+    df = quality.quality_by_product(ct, lake.read("silver.equipment"))
+    lake.replace_partitions("gold.quality", df.where(F.col("event_date").isin(days)), days)
+    return _written(lake, "gold.quality", days, started)
+
+
+def build_energy(lake: Lake, days: Iterable[date]) -> Built:
+    """gold.energy for the given days (the meter reading before each day is its baseline)."""
+    days = _days(days)
+    _ensure(lake, "gold.energy")
+    started = time.perf_counter()
+    if not days:
+        return Built("gold.energy", 0)
+    src = _readings_between(
+        lake, days[0] - timedelta(days=COUNTER_LOOKBACK_DAYS), days[-1], ("energy_kwh",)
+    )
+    ct = lake.read("silver.production_counts").where(F.col("event_date").isin(days))
+    df = energy.energy_by_line(
+        src, ct, lake.read("silver.equipment"), day_from=days[0], day_to=days[-1]
+    )
+    lake.replace_partitions("gold.energy", df.where(F.col("event_date").isin(days)), days)
+    return _written(lake, "gold.energy", days, started)
+
+
+def build_reliability(lake: Lake) -> Built:
+    """gold.reliability from every state interval (months are small)."""
+    states_df = lake.read("silver.equipment_states")
+    return _whole(lake, "gold.reliability", reliability.reliability(states_df))
+
+
+def build_spc(lake: Lake) -> Built:
+    """gold.spc from every inspection (baselines are the first points of each chart)."""
+    return _whole(lake, "gold.spc", spc.spc_points(lake.read("silver.quality_inspections")))
 
 
 def build_features(lake: Lake, days: Iterable[date]) -> Built:
@@ -420,3 +470,40 @@ def build_asset_state(lake: Lake, predictions: DataFrame | None = None) -> Built
         version=lake.version("gold.asset_state"),
         seconds=time.perf_counter() - started,
     )
+
+
+@dataclass
+class Refresh:
+    """What a refresh of the whole graph did, table by table."""
+
+    built: list[Built]
+    seconds: float
+    days: list[date]
+
+
+def refresh(lake: Lake, days: Iterable[date] | None = None, *, rebuild: bool = False) -> Refresh:
+    """Bring every silver and gold table up to date with bronze, in dependency order.
+
+    Incremental (default): only the bronze rows added since the last refresh are read, and the
+    days they touched (with the day before, for intervals and shifts across midnight) rebuilt.
+    `rebuild=True` rebuilds the given days (all when none) from bronze.
+    """
+    started = time.perf_counter()
+    built = list(build_master_data(lake, force=rebuild))
+    r = build_readings(lake, days, rebuild=rebuild)
+    built.append(r)
+    touched = _days(r.days)
+    around = _days([*touched, *(d - timedelta(days=1) for d in touched)])
+    if touched:
+        built.append(build_states(lake, around))
+        built.append(build_counts(lake, touched))
+        built.append(build_oee(lake, around))
+        built += build_oee_rollups(lake)
+        built.append(build_downtime_pareto(lake, around))
+        built.append(build_quality(lake, touched))
+        built.append(build_energy(lake, touched))
+        built.append(build_features(lake, touched))
+        built.append(build_reliability(lake))
+        built.append(build_spc(lake))
+        built.append(build_asset_state(lake))
+    return Refresh(built, time.perf_counter() - started, touched)

@@ -1,0 +1,1 @@
+"""Dagster definitions by layer: each folder holds the assets (with their checks) of one layer."""

@@ -1,0 +1,117 @@
+"""Silver assets: master data and MES events (whole), readings, states and counts (daily)."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+
+from orchestration import build
+from orchestration.defs import tables
+from orchestration.defs.partitions import DAILY
+from orchestration.defs.resources import LakeResource
+
+MASTER = (
+    "silver.equipment",
+    "silver.tags",
+    "silver.products",
+    "silver.routings",
+    "silver.shift_calendar",
+    "silver.work_orders",
+    "silver.downtime_events",
+    "silver.quality_inspections",
+)
+
+
+def partition_day(context: dg.AssetExecutionContext) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+def with_day_before(context: dg.AssetExecutionContext) -> list[date]:
+    """The run's day and the one before: intervals and shifts that cross midnight end in it."""
+    day = partition_day(context)
+    return [day - timedelta(days=1), day]
+
+
+def is_backfill(context: dg.AssetExecutionContext) -> bool:
+    """Runs launched by a backfill (UI or CLI) rebuild their day from bronze."""
+    return "dagster/backfill" in context.run.tags
+
+
+def table_asset(table: str, deps: list[str], *, daily: bool, name: str):
+    """A one-table asset: key, group, description, schema and check from the catalog."""
+    return dg.multi_asset(
+        specs=[tables.spec(table, deps=deps, partitions_def=DAILY if daily else None)],
+        check_specs=tables.check_spec(table),
+        name=name,
+    )
+
+
+@dg.multi_asset(
+    specs=[tables.spec(t, deps=["bronze.mes_rows"]) for t in MASTER],
+    check_specs=[c for t in MASTER for c in tables.check_spec(t)],
+    name="silver_master_data",
+    description="MES/ERP master data and events, latest versions (rebuilt when bronze.mes_rows moved).",
+)
+def silver_master_data(context: dg.AssetExecutionContext, lake: LakeResource):
+    lk = lake.lake()
+    yield from tables.outputs(lk, build.build_master_data(lk), MASTER)
+
+
+@table_asset(
+    "silver.readings",
+    [
+        "bronze.mqtt_messages",
+        "bronze.sparkplug_messages",
+        "bronze.opcua_values",
+        "silver.equipment",
+        "silver.tags",
+    ],
+    daily=True,
+    name="silver_readings",
+)
+def silver_readings(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Merge the bronze rows added since the last run (any day: late data lands in its own
+    partition); a backfill run rebuilds its day from bronze instead."""
+    lk = lake.lake()
+    day = partition_day(context)
+    if is_backfill(context):
+        built = build.build_readings(lk, [day], rebuild=True)
+    else:
+        built = build.build_readings(lk)
+    context.log.info("silver.readings: %s rows, days touched %s", built.rows, built.days)
+    checked_days = built.days or [day]
+    meta = tables.metadata(lk, built)
+    meta["days_touched"] = dg.MetadataValue.text(", ".join(map(str, built.days)) or "none")
+    yield dg.MaterializeResult(
+        asset_key=tables.key("silver.readings"),
+        metadata=meta,
+        check_results=[tables.check_result(lk, "silver.readings", checked_days)],
+    )
+
+
+@table_asset(
+    "silver.equipment_states",
+    ["silver.readings", "silver.downtime_events"],
+    daily=True,
+    name="silver_equipment_states",
+)
+def silver_equipment_states(context: dg.AssetExecutionContext, lake: LakeResource):
+    lk = lake.lake()
+    yield from tables.outputs(
+        lk, [build.build_states(lk, with_day_before(context))], ["silver.equipment_states"]
+    )
+
+
+@table_asset(
+    "silver.production_counts",
+    ["silver.readings", "silver.equipment", "silver.routings", "silver.work_orders"],
+    daily=True,
+    name="silver_production_counts",
+)
+def silver_production_counts(context: dg.AssetExecutionContext, lake: LakeResource):
+    lk = lake.lake()
+    yield from tables.outputs(
+        lk, [build.build_counts(lk, [partition_day(context)])], ["silver.production_counts"]
+    )
+
+
+ASSETS = [silver_master_data, silver_readings, silver_equipment_states, silver_production_counts]

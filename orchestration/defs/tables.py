@@ -1,0 +1,163 @@
+"""What every table asset shares: its key, group, description and schema from the catalog, the
+metadata of a materialization and the results of its expectation suite."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterable
+from datetime import date
+
+import dagster as dg
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakehouse.catalog import get_table
+from lakehouse.lake import Lake
+from orchestration.build import Built
+
+PREVIEW_ROWS = 5
+
+
+def key(table: str) -> dg.AssetKey:
+    spec = get_table(table)
+    return dg.AssetKey([spec.layer, spec.name])
+
+
+def column_schema(table: str) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                c.name,
+                c.data_type.simpleString(),
+                description=c.comment,
+                constraints=dg.TableColumnConstraints(nullable=c.nullable),
+            )
+            for c in get_table(table).columns
+        ]
+    )
+
+
+def spec(table: str, deps: Iterable[str] = (), **kwargs) -> dg.AssetSpec:
+    """The AssetSpec of a catalog table: key [layer, name], group = layer, description, schema."""
+    t = get_table(table)
+    return dg.AssetSpec(
+        key=key(table),
+        group_name=t.layer,
+        description=f"{t.description}\n\nGrain: {t.grain}.",
+        deps=[key(d) for d in deps],
+        metadata={
+            "dagster/column_schema": column_schema(table),
+            "primary_key": ", ".join(t.primary_key),
+            "partitioned_by": ", ".join(t.partition_by) or "none",
+        },
+        kinds={"delta", "spark"},
+        **kwargs,
+    )
+
+
+def check_spec(table: str) -> list[dg.AssetCheckSpec]:
+    """The expectation-suite check of a table, blocking on silver (gold must not read bad rows)."""
+    from expectations.runner import tables_with_suites
+
+    if table not in tables_with_suites():
+        return []
+    return [
+        dg.AssetCheckSpec(
+            "expectations",
+            asset=key(table),
+            description=f"Great Expectations suite of {table}",
+            blocking=get_table(table).layer == "silver",
+        )
+    ]
+
+
+def _markdown(df: DataFrame) -> str:
+    rows = df.limit(PREVIEW_ROWS).collect()
+    cols = df.columns
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join("" if r[c] is None else str(r[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def frame(lake: Lake, table: str, days: Iterable[date] = ()) -> DataFrame:
+    df = lake.read(table)
+    days = sorted(set(days))
+    if days and "event_date" in get_table(table).partition_by:
+        df = df.where(F.col("event_date").isin(days))
+    return df
+
+
+def metadata(lake: Lake, built: Built) -> dict:
+    """Row count, days written, seconds, Delta version and a preview of what was written."""
+    preview = frame(lake, built.table, built.days)
+    meta = {
+        "dagster/row_count": dg.MetadataValue.int(built.rows),
+        "seconds": dg.MetadataValue.float(round(built.seconds, 2)),
+        "delta_version": dg.MetadataValue.int(built.version if built.version is not None else -1),
+        "days": dg.MetadataValue.text(", ".join(map(str, built.days)) or "all"),
+        "preview": dg.MetadataValue.md(_markdown(preview)),
+    }
+    if built.note:
+        meta["note"] = dg.MetadataValue.text(built.note)
+    return meta
+
+
+def oee_plot(df: DataFrame, label: str) -> dg.MetadataValue:
+    """A bar chart of availability, performance, quality and OEE per `label`, as markdown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = df.orderBy(label).collect()
+    fig, ax = plt.subplots(figsize=(8, 3))
+    names = [str(r[label]) for r in rows]
+    width = 0.2
+    for i, part in enumerate(("availability", "performance", "quality", "oee")):
+        xs = [j + (i - 1.5) * width for j in range(len(rows))]
+        ax.bar(xs, [r[part] or 0 for r in rows], width, label=part)
+    ax.set_xticks(range(len(rows)), names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7, ncols=4)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return dg.MetadataValue.md(f"![OEE](data:image/png;base64,{data})")
+
+
+def check_result(lake: Lake, table: str, days: Iterable[date] = ()) -> dg.AssetCheckResult:
+    """Run the table's suite on what was just written; failing rows go into the metadata."""
+    from expectations.runner import validate_table
+
+    context = None
+    if table == "silver.readings" and lake.exists("silver.tags"):
+        context = {"tags": lake.read("silver.tags")}
+    result = validate_table(table, frame(lake, table, days), context)
+    severity = (
+        dg.AssetCheckSeverity.ERROR if result.severity == "error" else dg.AssetCheckSeverity.WARN
+    )
+    return dg.AssetCheckResult(
+        asset_key=key(table),
+        check_name="expectations",
+        passed=result.success,
+        severity=severity,
+        metadata={
+            "rows_checked": dg.MetadataValue.int(result.rows_checked),
+            "summary": dg.MetadataValue.text(result.summary() or "all expectations met"),
+            "failures": dg.MetadataValue.json(result.to_dict()),
+        },
+    )
+
+
+def outputs(lake: Lake, builts: Iterable[Built], checked: Iterable[str] = ()):
+    """MaterializeResults (and check results) for what a build wrote."""
+    checked = set(checked)
+    for b in builts:
+        checks = [check_result(lake, b.table, b.days)] if b.table in checked else []
+        yield dg.MaterializeResult(
+            asset_key=key(b.table), metadata=metadata(lake, b), check_results=checks
+        )
