@@ -188,9 +188,9 @@ def _run_gx(table: str, frame: DataFrame, expectations: list[Expectation]):
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
     )
-    context = gx.get_context(mode="ephemeral", project_config=config)
+    gx_context = gx.get_context(mode="ephemeral", project_config=config)
     # persist=False: GX would cache the frame and never release it; the caller caches it.
-    datasource = context.data_sources.add_spark(name="plantlake", persist=False)
+    datasource = gx_context.data_sources.add_spark(name="plantlake", persist=False)
     batch = (
         datasource.add_dataframe_asset(name=table)
         .add_batch_definition_whole_dataframe("whole dataframe")
@@ -269,7 +269,8 @@ def _note_skipped(outcome: ExpectationOutcome, skipped: list[Expectation]) -> Ex
     if outcome.columns:
         return outcome
     names = sorted({c for e in skipped for c in _columns(e)})
-    note = f"{len(skipped)} checks on {', '.join(names)} not run"
+    checks = "1 check" if len(skipped) == 1 else f"{len(skipped)} checks"
+    note = f"{checks} on {', '.join(names)} not run"
     detail = f"{outcome.detail}; {note}" if outcome.detail else note
     return replace(outcome, success=False, detail=detail)
 

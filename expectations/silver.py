@@ -61,6 +61,13 @@ def readings(context: Context) -> list[Expectation]:
                 meta={"show": ["value", "unit", "tag_low", "tag_high"]},
             ),
             gxe.ExpectColumnValuesToBeInSet(
+                column="tag_listed",
+                value_set=[True],
+                description="the tag is in silver.tags, so its unit and range are known",
+                severity="warning",
+                meta={"show": ["tag"]},
+            ),
+            gxe.ExpectColumnValuesToBeInSet(
                 column="counter_step_ok",
                 value_set=[True],
                 description="a counter tag never decreases, except when it is reset to "
@@ -73,10 +80,11 @@ def readings(context: Context) -> list[Expectation]:
 
 
 def with_tag_checks(readings: DataFrame, context: Context) -> DataFrame:
-    """Readings with their tag's range and the columns `value_in_range`, `counter_step_ok`.
+    """Readings with their tag's range and `tag_listed`, `value_in_range`, `counter_step_ok`.
 
-    Both are null where there is nothing to check (no number, no range, not a counter, the first
-    reading of a counter), so GX skips those rows. Unchanged without a `tags` context.
+    The last two are null where there is nothing to check (no number, no range, not a counter,
+    the first reading of a counter, a reading the source marked bad), so GX skips those rows.
+    Unchanged without a `tags` context.
     """
     tags = context.get("tags")
     if tags is None:
@@ -93,10 +101,20 @@ def with_tag_checks(readings: DataFrame, context: Context) -> DataFrame:
         F.broadcast(ranges.alias("t")),
         (F.col("r.equipment_id") == F.col("t.equipment_id")) & (F.col("r.tag") == F.col("t.tag")),
         "left",
-    ).select("r.*", "t.tag_low", "t.tag_high", "t.tag_is_counter")
+    ).select(
+        "r.*",
+        "t.tag_low",
+        "t.tag_high",
+        "t.tag_is_counter",
+        F.col("t.tag").isNotNull().alias("tag_listed"),
+    )
     value, low, high = F.col("value"), F.col("tag_low"), F.col("tag_high")
-    in_range = F.when(value.isNull() | (low.isNull() & high.isNull()), F.lit(None)).otherwise(
-        (low.isNull() | (value >= low)) & (high.isNull() | (value <= high))
+    # a bad reading says itself that its value is not to be trusted: no range to hold it to
+    checkable = (
+        value.isNotNull() & (F.col("quality") != "bad") & (low.isNotNull() | high.isNotNull())
+    )
+    in_range = F.when(
+        checkable, (low.isNull() | (value >= low)) & (high.isNull() | (value <= high))
     )
     # the previous usable value of the same counter: bad readings do not count
     before = (

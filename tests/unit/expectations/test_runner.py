@@ -55,6 +55,7 @@ def tags(spark):
             {"equipment_id": CNC, "tag": "spindle_temp_c", "low": 0.0, "high": 120.0},
             {"equipment_id": CNC, "tag": "parts_total", "low": 0.0, "is_counter": True},
             {"equipment_id": CNC, "tag": "state", "datatype": "Enum"},
+            {"equipment_id": CNC, "tag": "feed_rate", "datatype": "Double"},
         ],
     )
 
@@ -67,6 +68,7 @@ CLEAN_READINGS = [
     reading("parts_total", 20, 3.0),  # a reset: restarts from zero
     reading("state", 0, None, value_str="running", source="sparkplug"),
     reading("feed_rate", 0, -5.0),  # a tag without a range: nothing to check
+    reading("spindle_temp_c", 50, -9999.0, quality="bad"),  # the source says it is bad
 ]
 
 
@@ -76,11 +78,11 @@ def test_clean_readings_pass(spark, tags):
     )
     assert result.success, result.summary()
     assert result.severity == "error"  # silver blocks when it fails
-    assert result.rows_checked == 7
+    assert result.rows_checked == 8
     assert {e.unexpected_count for e in result.expectations if e.columns} == {0}
     assert (
         result.summary()
-        == f"OK silver.readings: all {len(result.expectations)} checks passed on 7 rows"
+        == f"OK silver.readings: all {len(result.expectations)} checks passed on 8 rows"
     )
 
 
@@ -93,6 +95,7 @@ def bad_readings(spark, tags):
         reading("spindle_temp_c", 40, 51.0, source="modbus"),
         reading("parts_total", 30, 2.0),  # 3 → 2: not a reset, a glitch
         reading("state", 0, None, value_str="idle", source="uns"),  # same key as the clean one
+        reading("coolant_level", 0, 80.0),  # a tag silver.tags does not know
     ]
     return validate_table("silver.readings", frame(spark, "silver.readings", rows), {"tags": tags})
 
@@ -104,6 +107,7 @@ def test_bad_readings_fail_the_expectation_written_for_them(bad_readings):
         ("expect_column_values_to_be_in_set", ("quality",)),
         ("expect_column_values_to_be_in_set", ("source",)),
         ("expect_column_values_to_be_in_set", ("counter_step_ok",)),
+        ("expect_column_values_to_be_in_set", ("tag_listed",)),
         ("expect_compound_columns_to_be_unique", ("equipment_id", "tag", "event_time")),
     }
     assert not bad_readings.success and bad_readings.blocking
@@ -118,8 +122,8 @@ def test_bad_readings_fail_the_expectation_written_for_them(bad_readings):
     assert quality.severity == "error"
     key = fails["expect_compound_columns_to_be_unique", ("equipment_id", "tag", "event_time")]
     assert sorted(r["value_str"] for r in key.failing_rows) == ["idle", "running"]
-    # all 12 rows have a quality; 1 is wrong
-    assert quality.unexpected_percent == pytest.approx(100 / 12)
+    # all 14 rows have a quality; 1 is wrong
+    assert quality.unexpected_percent == pytest.approx(100 / 14)
 
 
 def test_counter_glitch_is_a_warning_and_shows_the_previous_value(bad_readings):
@@ -130,14 +134,19 @@ def test_counter_glitch_is_a_warning_and_shows_the_previous_value(bad_readings):
 
 def test_summary_has_one_readable_line_per_failure_blocking_first(bad_readings):
     lines = bad_readings.summary().splitlines()
-    assert len(lines) == 5
+    assert len(lines) == 6
     assert lines[-1].startswith("WARN silver.readings: a counter tag never decreases")
     assert (
-        "ERROR silver.readings: quality is good, uncertain or bad — 1 of 12 rows fail, e.g. "
+        "ERROR silver.readings: quality is good, uncertain or bad — 1 of 14 rows fail, e.g. "
         f"quality='excellent' at equipment_id='{CNC}', tag='spindle_temp_c', "
         "event_time=2026-03-02 06:00:30"
     ) in lines
     assert any("value=812, unit=null, tag_low=0, tag_high=120" in line for line in lines)
+    assert lines[-2] == (
+        "WARN silver.readings: the tag is in silver.tags, so its unit and range are known — "
+        f"1 of 14 rows fail, e.g. tag='coolant_level' at equipment_id='{CNC}', "
+        "event_time=2026-03-02 06:00:00"
+    )
 
 
 def test_readings_without_tags_skip_the_range_check(spark):
@@ -381,7 +390,7 @@ def test_bronze_duplicate_record_id_warns_and_a_missing_column_skips_its_checks(
     ] == ["b", "b"]
     assert (
         fails["expect_table_columns_to_match_set", ()].detail
-        == "missing columns: qos; 1 checks on qos not run"
+        == "missing columns: qos; 1 check on qos not run"
     )
     assert "payload=<15 bytes>" not in result.summary()  # the key and the column, not the payload
 
