@@ -1,7 +1,5 @@
-"""Bronze suites: the sources' own words, checked lightly (warn): silver dedupes and quarantines.
-
-The catalog checks already hold the rules every bronze table shares: `record_id` unique and
-filled (replays dedupe on it) and `received_at` filled (lineage). Below is what a source adds.
+"""Bronze suites, warn only (silver dedupes and quarantines). The catalog checks already hold what
+every bronze table shares: `record_id` unique and filled, `received_at` filled.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Gold suites: OEE must add up and stay within 0–1 (error); the other KPIs warn.
-
-Every OEE table carries the times and counts it is computed from (ISO 22400-2), so the same
-checks hold for a shift, a line-day and a site-week: the ratios, and the times and counts that
-must add up (checked on derived columns that hold the gap, so a failing row shows it).
+"""Gold suites: OEE within 0–1, its times and counts adding up (error); the other KPIs warn.
+Shift, line-day and site-week carry the same times and counts (ISO 22400-2): one suite for all.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Silver suites: blocking (error) — gold and the ML features are built on these tables.
-
-Rules that span columns or tables are checked on a derived column: `derive` adds it (a sum, a
-range joined from silver.tags) and a plain GX expectation reads it.
+"""Silver suites, blocking (error): gold and the ML features are built on these tables. A rule
+across columns or tables is checked on a derived column (a sum, a range joined from silver.tags).
 """
 
 from __future__ import annotations

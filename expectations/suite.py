@@ -1,7 +1,5 @@
-"""What a suite is: the specific expectations of one table, its severity, its derived columns.
-
-The checks every table gets from its catalog declaration (columns present, key unique, required
-columns filled) are built here too, so a layer module only writes what is particular to a table.
+"""What a suite is (its specific expectations, severity, derived columns, context), and the
+checks every table gets from its catalog declaration: columns present, key unique, required filled.
 """
 
 from __future__ import annotations
@@ -81,11 +79,8 @@ def set_severity(expectation: Expectation, severity: str) -> None:
 
 def severity_of(expectation: Expectation) -> str:
     """`error` for a GX critical expectation, `warn` for warning and info."""
-    return (
-        ERROR
-        if str(getattr(expectation.severity, "value", expectation.severity)) == "critical"
-        else WARN
-    )
+    level = getattr(expectation.severity, "value", expectation.severity)
+    return ERROR if level == _GX_LEVEL[ERROR] else WARN
 
 
 def catalog_expectations(spec: TableSpec, severity: str) -> list[Expectation]:
@@ -96,45 +91,30 @@ def catalog_expectations(spec: TableSpec, severity: str) -> list[Expectation]:
     """
     import great_expectations.expectations as gxe
 
+    out: list[Expectation] = []
+
+    def add(expectation: Expectation, level: str = severity) -> None:
+        set_severity(expectation, level)
+        out.append(expectation)
+
     key = list(spec.primary_key)
     required = [c.name for c in spec.columns if not c.nullable]
-    checks: list[tuple[Expectation, str]] = [
-        (
-            gxe.ExpectTableColumnsToMatchSet(
-                column_set=spec.column_names,
-                exact_match=False,
-                description=f"all {len(spec.columns)} columns of the catalog are present",
-            ),
-            severity,
+    add(
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=spec.column_names,
+            exact_match=False,
+            description=f"all {len(spec.columns)} columns of the catalog are present",
         )
-    ]
+    )
     for name in required:
-        checks.append(
-            (
-                gxe.ExpectColumnValuesToNotBeNull(
-                    column=name, description=f"{name} is never empty"
-                ),
-                severity,
-            )
-        )
+        add(gxe.ExpectColumnValuesToNotBeNull(column=name, description=f"{name} is never empty"))
     for name in (k for k in key if k not in required):
         description = f"{name} is never empty (part of the key, though the catalog allows it)"
-        checks.append(
-            (gxe.ExpectColumnValuesToNotBeNull(column=name, description=description), WARN)
-        )
+        add(gxe.ExpectColumnValuesToNotBeNull(column=name, description=description), WARN)
     if len(key) == 1:
         description = f"each {key[0]} appears once (the table's key)"
-        checks.append(
-            (gxe.ExpectColumnValuesToBeUnique(column=key[0], description=description), severity)
-        )
+        add(gxe.ExpectColumnValuesToBeUnique(column=key[0], description=description))
     elif key:
         description = f"each ({', '.join(key)}) appears once (the table's key)"
-        checks.append(
-            (
-                gxe.ExpectCompoundColumnsToBeUnique(column_list=key, description=description),
-                severity,
-            )
-        )
-    for expectation, level in checks:
-        set_severity(expectation, level)
-    return [expectation for expectation, _ in checks]
+        add(gxe.ExpectCompoundColumnsToBeUnique(column_list=key, description=description))
+    return out
