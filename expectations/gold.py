@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from expectations.suite import ERROR, WARN, Context, Suite, unaccounted_parts
+from expectations.suite import ERROR, WARN, Context, Suite, counts_add_up, unaccounted_parts
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
@@ -67,14 +67,7 @@ def oee(context: Context) -> list[Expectation]:
             "run_beyond_planned_busy_s = run_s − planned_busy_s)",
             meta={"show": ["run_s", "planned_busy_s"]},
         ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="unaccounted_parts",
-            min_value=0,
-            max_value=0,
-            description="good + scrap + rework = produced "
-            "(unaccounted_parts = produced − good − scrap − rework)",
-            meta={"show": ["produced", "good", "scrap", "rework"]},
-        ),
+        counts_add_up(),
     ]
 
 
@@ -160,14 +153,7 @@ def quality(context: Context) -> list[Expectation]:
     ]
     return [
         *rates,
-        gxe.ExpectColumnValuesToBeBetween(
-            column="unaccounted_parts",
-            min_value=0,
-            max_value=0,
-            description="good + scrap + rework = produced "
-            "(unaccounted_parts = produced − good − scrap − rework)",
-            meta={"show": ["produced", "good", "scrap", "rework"]},
-        ),
+        counts_add_up(),
     ]
 
 

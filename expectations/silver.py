@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from expectations.suite import ERROR, Context, Suite, unaccounted_parts
+from expectations.suite import ERROR, Context, Suite, counts_add_up, unaccounted_parts
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
@@ -151,14 +151,7 @@ def production_counts(context: Context) -> list[Expectation]:
     ]
     return [
         *counts,
-        gxe.ExpectColumnValuesToBeBetween(
-            column="unaccounted_parts",
-            min_value=0,
-            max_value=0,
-            description="good + scrap + rework = produced: every part produced is counted "
-            "once as good, scrap or rework (unaccounted_parts = produced − the three)",
-            meta={"show": ["produced", "good", "scrap", "rework"]},
-        ),
+        counts_add_up(),
         gxe.ExpectColumnValuesToBeBetween(
             column="ideal_cycle_s",
             min_value=0,

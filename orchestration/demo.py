@@ -1,8 +1,10 @@
 """`plantlake demo`: the main job end to end on this machine, printing what it did.
 
 Start Spark on the lake, create the catalog, generate a day of the simulated plant's history,
-load it into bronze (twice, to show the load is idempotent) and read it back by name; then run
-the live plant through the real connectors into bronze and reconcile every source.
+load it into bronze (twice, to show the load is idempotent) and read it back by name; run the
+live plant through the real connectors into bronze and reconcile every source; then build silver
+and gold through Dagster, print the OEE of the last day per line with the check results, and
+compare gold OEE with the simulator's ground truth.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -58,7 +60,7 @@ def demo(
     ),
 ) -> None:
     """Set up the lake, feed it from the simulated plant, and show the tables."""
-    from ingestion.backfill import load_uns_backfill
+    from ingestion.backfill import load_mes_backfill, load_uns_backfill
     from lakehouse.catalog import all_tables
     from lakehouse.lake import is_plantlake_lake, open_lake
     from lakehouse.settings import get_settings
@@ -85,7 +87,7 @@ def demo(
         created = lake.create_all()
         console.print(f"  {len(created)} created, {len(all_tables()) - len(created)} already there")
 
-    out_dir = lake.root / "_landing" / "backfill" / f"seed={seed}"
+    out_dir = lake.root / "_backfill" / f"seed={seed}"
     first_day = datetime.fromisoformat(start).replace(tzinfo=UTC)
     with step(f"generating {days} day(s) of plant history (seed {seed}) into {out_dir}"):
         summary = backfill(
@@ -101,6 +103,10 @@ def demo(
                 f"  read {load.rows_read:,} readings, added {load.rows_added:,} rows "
                 f"(table version {load.version})"
             )
+
+    with step("loading the backfill's MES/ERP row versions into bronze.mes_rows"):
+        load = load_mes_backfill(lake, Path(out_dir) / "mes")
+        console.print(f"  read {load.rows_read:,} row versions, added {load.rows_added:,}")
 
     with step("reading the backfill back from bronze.mqtt_messages by name"):
         rows = lake.spark.sql(
@@ -151,4 +157,103 @@ def demo(
             console.print(
                 f"  plant: {summary.plant_seconds / 60:.0f} min in {summary.wall_seconds:.0f} s wall; {summary.mes_changes:,} MES changes written"
             )
+    days = [first_day.date() + timedelta(days=i) for i in range(days)]
+    if live_minutes > 0:
+        days.append(datetime.now(UTC).date())
+    _silver_and_gold(
+        lake,
+        days,
+        Path(out_dir) / "truth" / "shifts.parquet",
+        last_day=days[-1 - (live_minutes > 0)],
+    )
     console.print(f"[green]demo finished in {time.perf_counter() - started:.0f} s[/green]")
+
+
+def _silver_and_gold(lake, days, truth_path: Path, last_day) -> None:
+    """Materialize silver and gold with Dagster for each day; print OEE, checks, ground truth."""
+    from orchestration.materialize import materialize_days
+    from orchestration.truth import compare_with_truth
+
+    with step(
+        f"materializing silver and gold with Dagster, one run per day: {', '.join(map(str, days))}"
+    ):
+        runs = materialize_days(lake, days)
+        for run in runs:
+            checks = run.checks
+            failed = [c for c in checks if not c.passed]
+            console.print(
+                f"  {run.day}: {'success' if run.success else '[red]FAILED[/red]'} in {run.seconds:.0f} s, "
+                f"{len(run.materialized)} tables, {len(checks) - len(failed)}/{len(checks)} checks passed"
+                + (f", skipped {run.skipped}" if run.skipped else "")
+            )
+            for c in failed:
+                console.print(
+                    f"    {c.severity.upper()} {c.asset}: {c.summary.splitlines()[0][:200]}"
+                )
+            if run.failure:
+                console.print(f"[red]{run.failure}[/red]")
+    rows = lake.spark.sql(
+        f"""
+        SELECT site, area, line, local_date, equipment_count, planned_busy_s / 3600 AS pbt_h,
+               run_s / 3600 AS run_h, produced, good, availability, performance, quality, oee
+        FROM gold.oee_line_day WHERE local_date = DATE'{last_day}' ORDER BY site, area, line
+        """
+    ).collect()
+    table = Table(
+        title=f"gold.oee_line_day on {last_day} (ISO 22400-2, from summed times and counts)"
+    )
+    for column in (
+        "site",
+        "line",
+        "machines",
+        "PBT h",
+        "APT h",
+        "produced",
+        "good",
+        "A",
+        "P",
+        "Q",
+        "OEE",
+    ):
+        table.add_column(column, justify="left" if column in ("site", "line") else "right")
+    pct = lambda v: "" if v is None else f"{v:.1%}"  # noqa: E731
+    for r in rows:
+        table.add_row(
+            r.site,
+            f"{r.area}/{r.line}",
+            str(r.equipment_count),
+            f"{r.pbt_h:.1f}",
+            f"{r.run_h:.1f}",
+            f"{r.produced:,}",
+            f"{r.good:,}",
+            pct(r.availability),
+            pct(r.performance),
+            pct(r.quality),
+            pct(r.oee),
+        )
+    console.print(table)
+    checks = Table(
+        title="checks of the tables above (Great Expectations, run as Dagster asset checks)"
+    )
+    for column in ("asset", "passed", "severity", "summary"):
+        checks.add_column(column)
+    last = {}
+    for run in runs:
+        for c in run.checks:
+            last[c.asset] = c
+    for name in (
+        "silver/readings",
+        "silver/equipment_states",
+        "silver/production_counts",
+        "gold/oee_shift",
+        "gold/oee_line_day",
+    ):
+        c = last.get(name)
+        if c:
+            checks.add_row(
+                name, "yes" if c.passed else "no", c.severity, c.summary.splitlines()[0][:90]
+            )
+    console.print(checks)
+    if truth_path.exists():
+        with step("comparing gold.oee_shift with the simulator's ground truth"):
+            console.print(f"  {compare_with_truth(lake, truth_path)}")

@@ -285,7 +285,7 @@ def _activity(model: PlantModel) -> Iterator[MesChange]:
                 "mes.quality_inspections",
                 "insert",
                 {
-                    "inspection_id": f"QI-{eq}-{k}",
+                    "inspection_id": f"QI-{eq}-{t}-{k}",
                     "equipment_id": eq,
                     "work_order_id": tl.iv_work_order[int(tl.interval_index(np.array([t]))[0])],
                     "material_lot": f"LOT-{next(p.material for p in model.config.products if p.product_id == tl.iv_product[int(tl.interval_index(np.array([t]))[0])])}-{int(tl.part_lot[k])}",

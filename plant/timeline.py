@@ -9,6 +9,7 @@ uncertain; some failures (electrical faults) come with no warning at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -228,7 +229,11 @@ def build_timeline(
     end_s: int,
 ) -> Timeline:
     """Simulate one machine over [start_s, end_s) on its site's shift calendar."""
-    bld = _Builder(eq, products, rng, start_s, f"WO-{eq.site[:3].upper()}-{eq.line}-{eq.name}")
+    # The horizon's start is in the id: two simulations of the same plant never share an order id.
+    since = datetime.fromtimestamp(start_s, UTC).strftime("%y%m%d%H%M")
+    bld = _Builder(
+        eq, products, rng, start_s, f"WO-{eq.site[:3].upper()}-{eq.line}-{eq.name}-{since}"
+    )
     bld.add(start_s, "planned_stop", "not_scheduled")
     for sh in shifts:
         if sh.end_s <= start_s or sh.start_s >= end_s:

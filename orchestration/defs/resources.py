@@ -1,19 +1,17 @@
 """The one Dagster resource: the lake, opened once per process so every step shares one Spark."""
 
-from functools import cache
+from pathlib import Path
 
 import dagster as dg
 
 from lakehouse.lake import Lake
 
+_open_lakes: dict[str, Lake] = {}
 
-@cache
-def _open(lake_root: str | None) -> Lake:
-    from lakehouse.lake import open_lake
-    from lakehouse.settings import get_settings, load_settings
 
-    settings = load_settings(lake_root=lake_root) if lake_root else get_settings()
-    return open_lake(settings)
+def register(lake: Lake) -> None:
+    """Let runs in this process use a lake already open (the demo's, a test's)."""
+    _open_lakes[str(Path(lake.root).resolve())] = lake
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -22,4 +20,11 @@ class LakeResource(dg.ConfigurableResource):
     lake_root: str | None = None
 
     def lake(self) -> Lake:
-        return _open(self.lake_root)
+        from lakehouse.lake import open_lake
+        from lakehouse.settings import get_settings, load_settings
+
+        settings = load_settings(lake_root=self.lake_root) if self.lake_root else get_settings()
+        root = str(Path(settings.lake_root).resolve())
+        if root not in _open_lakes:
+            _open_lakes[root] = open_lake(settings)
+        return _open_lakes[root]

@@ -100,6 +100,14 @@ def equipment(mes_rows: DataFrame, seen: DataFrame | None = None) -> DataFrame:
         .dropDuplicates(["equipment_id", "_version_at"])
     )
     history = Window.partitionBy("equipment_id").orderBy("_version_at")
+    # A re-sent row with nothing changed is not a new version.
+    attributes = F.hash(*[F.col(c) for c in EQUIPMENT_SCHEMA.names if c not in ("updated_at",)])
+    versions = (
+        versions.withColumn("_attrs", attributes)
+        .withColumn("_prev", F.lag("_attrs").over(history))
+        .where(F.col("_prev").isNull() | (F.col("_prev") != F.col("_attrs")))
+        .drop("_attrs", "_prev")
+    )
     mes = versions.select(
         "*",
         F.col("_version_at").alias("valid_from"),
@@ -131,23 +139,26 @@ def equipment(mes_rows: DataFrame, seen: DataFrame | None = None) -> DataFrame:
 
 def tags(mes_rows: DataFrame) -> DataFrame:
     """silver.tags: each equipment's tags with datatype, unit and plausible range (MES)."""
-    rows = current_rows(mes_rows, "mes.equipment_tags", TAG_SCHEMA)
+    rows = current_rows(mes_rows, "mes.equipment_tags", TAG_SCHEMA, ["equipment_id", "tag"])
     return conform(rows.withColumn("is_counter", F.col("tag").isin(*COUNTER_TAGS)), "silver.tags")
 
 
 def products(mes_rows: DataFrame) -> DataFrame:
     """silver.products: ERP products with the material of their bill of materials."""
-    bom = current_rows(mes_rows, "erp.bill_of_materials", BOM_SCHEMA)
+    bom = current_rows(mes_rows, "erp.bill_of_materials", BOM_SCHEMA, ["product_id", "material_id"])
     main_material = bom.groupBy("product_id").agg(
         F.max_by("material_id", "qty_per_unit").alias("material_id")
     )
-    rows = current_rows(mes_rows, "erp.products", PRODUCT_SCHEMA)
+    rows = current_rows(mes_rows, "erp.products", PRODUCT_SCHEMA, ["product_id"])
     return conform(rows.join(main_material, "product_id", "left"), "silver.products")
 
 
 def routings(mes_rows: DataFrame) -> DataFrame:
     """silver.routings: planned run time per unit of product × equipment kind (ERP)."""
-    return conform(current_rows(mes_rows, "erp.routings", ROUTING_SCHEMA), "silver.routings")
+    return conform(
+        current_rows(mes_rows, "erp.routings", ROUTING_SCHEMA, ["product_id", "equipment_kind"]),
+        "silver.routings",
+    )
 
 
 def shift_calendar(mes_rows: DataFrame, equipment: DataFrame) -> DataFrame:
@@ -156,7 +167,7 @@ def shift_calendar(mes_rows: DataFrame, equipment: DataFrame) -> DataFrame:
     Start and end are instants (UTC); the local text shows the offset in force at each end, so a
     night across a daylight-saving change reads e.g. 22:00+01:00 → 06:00+02:00 (7 hours).
     """
-    shifts = current_rows(mes_rows, "mes.shift_calendar", SHIFT_SCHEMA)
+    shifts = current_rows(mes_rows, "mes.shift_calendar", SHIFT_SCHEMA, ["shift_id"])
     zones = (
         equipment.where("is_current AND timezone IS NOT NULL")
         .groupBy("site")

@@ -62,9 +62,11 @@ INSPECTION_SCHEMA = T.StructType(
 
 def work_orders(mes_rows: DataFrame) -> DataFrame:
     """silver.work_orders: each work order as the MES last reported it, with its ideal cycle."""
-    orders = current_rows(mes_rows, "mes.work_orders", WORK_ORDER_SCHEMA)
+    orders = current_rows(mes_rows, "mes.work_orders", WORK_ORDER_SCHEMA, ["work_order_id"])
     ops = (
-        current_rows(mes_rows, "mes.operations", OPERATION_SCHEMA)
+        current_rows(
+            mes_rows, "mes.operations", OPERATION_SCHEMA, ["work_order_id", "operation_no"]
+        )
         .groupBy("work_order_id")
         .agg(F.min_by("ideal_cycle_s", "operation_no").alias("ideal_cycle_s"))
     )
@@ -73,7 +75,7 @@ def work_orders(mes_rows: DataFrame) -> DataFrame:
 
 def downtime_events(mes_rows: DataFrame) -> DataFrame:
     """silver.downtime_events: MES downtime events, open ones with a null end and duration."""
-    events = current_rows(mes_rows, "mes.downtime_events", DOWNTIME_SCHEMA)
+    events = current_rows(mes_rows, "mes.downtime_events", DOWNTIME_SCHEMA, ["event_id"])
     out = events.select(
         "*",
         (F.unix_timestamp("end_time") - F.unix_timestamp("start_time")).alias("duration_s"),
@@ -84,7 +86,7 @@ def downtime_events(mes_rows: DataFrame) -> DataFrame:
 
 def quality_inspections(mes_rows: DataFrame, work_orders: DataFrame) -> DataFrame:
     """silver.quality_inspections: inspections with the product of their work order."""
-    rows = current_rows(mes_rows, "mes.quality_inspections", INSPECTION_SCHEMA)
+    rows = current_rows(mes_rows, "mes.quality_inspections", INSPECTION_SCHEMA, ["inspection_id"])
     out = rows.join(
         work_orders.select("work_order_id", "product_id"), "work_order_id", "left"
     ).withColumn("event_date", F.to_date("inspected_at"))

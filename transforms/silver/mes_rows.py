@@ -21,13 +21,17 @@ def row_versions(mes_rows: DataFrame, source_table: str, schema: T.StructType) -
     return parsed.select("r.*", "_key", "_version_at", "_ingested_at")
 
 
-def current_rows(mes_rows: DataFrame, source_table: str, schema: T.StructType) -> DataFrame:
-    """One row per source key: the version with the latest updated_at (then the latest load).
+def current_rows(
+    mes_rows: DataFrame, source_table: str, schema: T.StructType, key: list[str]
+) -> DataFrame:
+    """One row per source key (`key`, columns of the parsed row): the version with the latest
+    updated_at, then the latest load.
 
-    Re-extracted identical versions collapse; a row updated twice keeps its last state.
+    Re-extracted identical versions collapse; a row updated twice keeps its last state. The key
+    is read from the row itself, not from the key text, which differs between extractors.
     """
     versions = row_versions(mes_rows, source_table, schema)
-    latest = Window.partitionBy("_key").orderBy(
+    latest = Window.partitionBy(*key).orderBy(
         F.col("_version_at").desc(), F.col("_ingested_at").desc()
     )
     return (

@@ -1,0 +1,97 @@
+"""The Dagster definitions load, and hold every catalog table as an asset with its checks."""
+
+import dagster as dg
+
+from lakehouse.catalog import all_tables
+from orchestration.definitions import defs
+
+SUITED = {
+    *(
+        f"bronze/{t}"
+        for t in ("mes_rows", "mqtt_messages", "opcua_values", "quarantine", "sparkplug_messages")
+    ),
+    *(
+        f"silver/{t}"
+        for t in (
+            "downtime_events",
+            "equipment",
+            "equipment_states",
+            "production_counts",
+            "products",
+            "quality_inspections",
+            "readings",
+            "routings",
+            "shift_calendar",
+            "tags",
+            "work_orders",
+        )
+    ),
+    *(
+        f"gold/{t}"
+        for t in (
+            "asset_health_features",
+            "asset_state",
+            "downtime_pareto",
+            "energy",
+            "oee_line_day",
+            "oee_shift",
+            "oee_site_week",
+            "quality",
+            "reliability",
+            "spc",
+        )
+    ),
+}
+DAILY = {
+    "silver/readings",
+    "silver/equipment_states",
+    "silver/production_counts",
+    "gold/oee_shift",
+    "gold/downtime_pareto",
+    "gold/quality",
+    "gold/energy",
+    "gold/asset_health_features",
+}
+
+
+def test_every_catalog_table_is_an_asset_keyed_layer_table():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {f"{t.layer}/{t.name}" for t in all_tables()}
+    for spec in all_tables():
+        node = graph.get(dg.AssetKey([spec.layer, spec.name]))
+        assert node.group_name == spec.layer
+        assert spec.description in node.description
+        schema = node.metadata["dagster/column_schema"]
+        assert [c.name for c in schema.columns] == spec.column_names
+
+
+def test_checks_partitions_and_lineage():
+    graph = defs.resolve_asset_graph()
+    checks = {k.asset_key.to_user_string() for k in graph.asset_check_keys}
+    assert checks == SUITED
+    daily = {
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).partitions_def is not None
+    }
+    assert daily == DAILY
+    parents = {
+        k.to_user_string() for k in graph.get(dg.AssetKey(["gold", "oee_shift"])).parent_keys
+    }
+    assert parents == {
+        "silver/equipment_states",
+        "silver/production_counts",
+        "silver/shift_calendar",
+        "silver/equipment",
+    }
+    silver_blocking = [s for s in graph.asset_check_keys if s.asset_key.path[0] == "silver"]
+    assert all(graph.get_check_spec(k).blocking for k in silver_blocking)
+
+
+def test_jobs_schedule_and_sensors():
+    assert {j.name for j in defs.jobs} == {"bronze_load", "refresh"}
+    assert [s.name for s in defs.schedules] == ["hourly_refresh"]
+    assert {s.name for s in defs.sensors} == {"landing_files_sensor", "bronze_changes_sensor"}
+    schedule = defs.resolve_schedule_def("hourly_refresh")
+    assert schedule.cron_schedule == "5 * * * *"
