@@ -88,61 +88,73 @@ def _save_progress(lake: Lake, consumer: str, versions: dict[str, int]) -> None:
 
 
 # -- silver: master data and MES events (small: rebuilt whole when bronze.mes_rows moved) ---
-def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
-    """silver.equipment, tags, products, routings, shift_calendar, work_orders, downtime_events,
-    quality_inspections, from bronze.mes_rows; skipped when bronze.mes_rows has not changed."""
-    tables = (
-        "silver.equipment",
-        "silver.tags",
-        "silver.products",
-        "silver.routings",
-        "silver.shift_calendar",
-        "silver.work_orders",
-        "silver.downtime_events",
-        "silver.quality_inspections",
+# Which MES/ERP source tables each silver table reads (a table is rebuilt when one of them moved).
+MASTER_SOURCES = {
+    "silver.equipment": ("mes.equipment",),
+    "silver.tags": ("mes.equipment_tags",),
+    "silver.products": ("erp.products", "erp.bill_of_materials"),
+    "silver.routings": ("erp.routings",),
+    "silver.work_orders": ("mes.work_orders", "mes.operations"),
+    "silver.downtime_events": ("mes.downtime_events",),
+    "silver.shift_calendar": ("mes.shift_calendar", "mes.equipment"),
+    "silver.quality_inspections": ("mes.quality_inspections", "mes.work_orders"),
+}
+
+
+def _changed_sources(lake: Lake, since: int, until: int) -> set[str]:
+    """The source tables of the bronze.mes_rows rows committed in (since, until]."""
+    changes = (
+        lake.spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", since + 1)
+        .option("endingVersion", until)
+        .load(str(lake.path("bronze.mes_rows")))
     )
+    return {r.source_table for r in changes.select("source_table").distinct().collect()}
+
+
+def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
+    """silver.equipment, tags, products, routings, shift_calendar, work_orders, downtime_events
+    and quality_inspections from bronze.mes_rows. Each is rebuilt whole (they are small) but only
+    when rows of its source tables arrived since the last build."""
+    tables = tuple(MASTER_SOURCES)
     _ensure(lake, "bronze.mes_rows", *tables)
     version = lake.version("bronze.mes_rows")
-    if not force and _progress(lake, "silver.master_data").get("bronze.mes_rows") == version:
-        return [Built(t, lake.read(t).count(), note="bronze.mes_rows unchanged") for t in tables]
-    started = time.perf_counter()
+    done = _progress(lake, "silver.master_data").get("bronze.mes_rows")
+    if force or done is None:
+        changed = {s for sources in MASTER_SOURCES.values() for s in sources}
+    elif done == version:
+        changed = set()
+    else:
+        changed = _changed_sources(lake, done, version)
+    todo = [t for t in tables if changed & set(MASTER_SOURCES[t])]
+    built = [Built(t, 0, note="its sources did not change") for t in tables if t not in todo]
+    if not todo:
+        return built
     mes = (
         lake.spark.read.format("delta")
         .option("versionAsOf", version)
         .load(str(lake.path("bronze.mes_rows")))
+        .where(F.col("source_table").isin(sorted({s for t in todo for s in MASTER_SOURCES[t]})))
+        .cache()
     )
-    mes = mes.cache()
-    built = []
-    equipment = master_data.equipment(mes)
-    work_orders = mes_events.work_orders(mes)
     frames = {
-        "silver.equipment": equipment,
-        "silver.tags": master_data.tags(mes),
-        "silver.products": master_data.products(mes),
-        "silver.routings": master_data.routings(mes),
-        "silver.work_orders": work_orders,
-        "silver.downtime_events": mes_events.downtime_events(mes),
-    }
-    for table, df in frames.items():
-        t0 = time.perf_counter()
-        lake.overwrite(table, df)
-        built.append(
-            Built(
-                table,
-                lake.read(table).count(),
-                version=lake.version(table),
-                seconds=time.perf_counter() - t0,
-            )
-        )
-    for table, df in (
-        ("silver.shift_calendar", master_data.shift_calendar(mes, lake.read("silver.equipment"))),
-        (
-            "silver.quality_inspections",
-            mes_events.quality_inspections(mes, lake.read("silver.work_orders")),
+        "silver.equipment": lambda: master_data.equipment(mes),
+        "silver.tags": lambda: master_data.tags(mes),
+        "silver.products": lambda: master_data.products(mes),
+        "silver.routings": lambda: master_data.routings(mes),
+        "silver.work_orders": lambda: mes_events.work_orders(mes),
+        "silver.downtime_events": lambda: mes_events.downtime_events(mes),
+        "silver.shift_calendar": lambda: master_data.shift_calendar(
+            mes, lake.read("silver.equipment")
         ),
-    ):
+        "silver.quality_inspections": lambda: mes_events.quality_inspections(
+            mes, lake.read("silver.work_orders")
+        ),
+    }
+    for table in todo:  # in MASTER_SOURCES order: equipment and work orders before their users
         t0 = time.perf_counter()
-        lake.overwrite(table, df)
+        lake.overwrite(table, frames[table]())
         built.append(
             Built(
                 table,
@@ -153,7 +165,6 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
         )
     mes.unpersist()
     _save_progress(lake, "silver.master_data", {"bronze.mes_rows": version})
-    log.info("master data rebuilt in %.1f s", time.perf_counter() - started)
     return built
 
 

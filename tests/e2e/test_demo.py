@@ -8,7 +8,7 @@ from lakehouse.settings import load_settings
 from orchestration import demo
 
 
-def test_demo_loads_a_day_into_bronze_and_a_replay_adds_nothing(lake, monkeypatch):
+def test_demo_goes_from_plant_to_gold_through_dagster_and_matches_ground_truth(lake, monkeypatch):
     monkeypatch.setattr(
         "lakehouse.settings.get_settings", lambda: load_settings(lake_root=lake.root)
     )
@@ -30,6 +30,21 @@ def test_demo_loads_a_day_into_bronze_and_a_replay_adds_nothing(lake, monkeypatc
         ).collect()
     }
     assert lines == {"line1", "line2", "line3"}
+
+    # silver and gold through Dagster, with the checks run on them
+    assert "2026-03-02: success" in result.output, result.output
+    assert "gold.oee_line_day on 2026-03-02" in result.output
+    line_days = lake.read("gold.oee_line_day").where("local_date = DATE'2026-03-02'").collect()
+    assert len(line_days) == 5 and all(0 < r.oee < 1 for r in line_days)
+    from orchestration.truth import compare_with_truth
+
+    truth = compare_with_truth(
+        lake, lake.root / "_backfill" / "seed=2" / "truth" / "shifts.parquet"
+    )
+    assert truth.shifts >= 20
+    assert truth.max_availability_pp <= 0.5
+    assert truth.max_performance_pp <= 0.5
+    assert truth.max_quality_pp <= 0.5
 
 
 def test_live_plant_reaches_bronze_through_every_connector_and_reconciles(lake):
