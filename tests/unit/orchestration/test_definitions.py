@@ -95,3 +95,21 @@ def test_jobs_schedule_and_sensors():
     assert {s.name for s in defs.sensors} == {"landing_files_sensor", "bronze_changes_sensor"}
     schedule = defs.resolve_schedule_def("hourly_refresh")
     assert schedule.cron_schedule == "5 * * * *"
+
+
+def test_landing_sensor_requests_the_bronze_loader_once_per_new_file(tmp_path, monkeypatch):
+    from lakehouse.settings import load_settings
+
+    monkeypatch.setattr(
+        "orchestration.defs.bronze.sensors.get_settings", lambda: load_settings(lake_root=tmp_path)
+    )
+    sensor = defs.resolve_sensor_def("landing_files_sensor")
+    landing = tmp_path / "_landing" / "uns"
+    landing.mkdir(parents=True)
+    context = dg.build_sensor_context()
+    assert isinstance(sensor(context), dg.SkipReason)  # nothing landed yet
+    (landing / "part-1.parquet").write_bytes(b"PAR1")
+    request = sensor(context)
+    assert isinstance(request, dg.RunRequest)
+    context = dg.build_sensor_context(cursor=context.cursor)
+    assert isinstance(sensor(context), dg.SkipReason)  # the same file again: nothing to do
