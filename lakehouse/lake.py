@@ -7,6 +7,7 @@ the catalog first and commit atomically, so a refused write leaves the table as 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,25 @@ class SchemaMismatchError(ValueError):
 
 class DuplicateKeyError(ValueError):
     """An upsert's input has several rows for one primary key, so the result would be ambiguous."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One Delta commit as its log records it."""
+
+    version: int
+    operation: str
+    metrics: dict[str, str]
+
+    @property
+    def rows_written(self) -> int | None:
+        """Rows the commit wrote: output rows of a write, inserted + updated rows of a MERGE."""
+        m = self.metrics
+        if "numOutputRows" in m and self.operation != "MERGE":
+            return int(m["numOutputRows"])
+        if "numTargetRowsInserted" in m:
+            return int(m["numTargetRowsInserted"]) + int(m.get("numTargetRowsUpdated", 0))
+        return None
 
 
 class TableMissingError(LookupError):
@@ -185,8 +205,27 @@ class Lake:
         return self.spark.table(name)
 
     def version(self, name: str) -> int:
-        """The table's current Delta version."""
-        return DeltaTable.forPath(self.spark, str(self.path(name))).history(1).first()["version"]
+        """The table's current Delta version (read from the transaction log, no Spark job)."""
+        return self.last_commit(name).version
+
+    def last_commit(self, name: str) -> Commit:
+        """The latest commit of a table: version, operation and its metrics (rows written, …).
+
+        Read from the newest JSON file of `_delta_log` (Delta writes one per commit), so asking
+        costs no Spark job.
+        """
+        log_dir = self.path(name) / "_delta_log"
+        commits = sorted((int(p.stem), p) for p in log_dir.glob("*.json") if p.stem.isdigit())
+        if not commits:
+            raise TableMissingError(f"table {name} has no commit in {log_dir}")
+        version, path = commits[-1]
+        info: dict = {}
+        for line in path.read_text().splitlines():
+            action = json.loads(line)
+            if "commitInfo" in action:
+                info = action["commitInfo"]
+                break
+        return Commit(version, info.get("operation", ""), info.get("operationMetrics", {}))
 
     def info(self, name: str) -> TableInfo:
         spec = get_table(name)

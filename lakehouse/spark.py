@@ -69,6 +69,23 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+def _claim_pyspark_error_loggers() -> None:
+    """Create PySpark's query-context loggers as PySparkLoggers before anyone else can.
+
+    PySpark logs a failed query through `logging.getLogger("SQLQueryContextLogger")` with
+    keyword arguments only its own logger class takes; if another library (seen with Dagster
+    in the same process) created that name first as a plain Logger, the error message is lost
+    behind a TypeError.
+    """
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        existing = logging.Logger.manager.loggerDict.get(name)
+        if isinstance(existing, logging.Logger) and not isinstance(existing, PySparkLogger):
+            del logging.Logger.manager.loggerDict[name]
+        PySparkLogger.getLogger(name)
+
+
 def get_spark(settings: Settings | None = None) -> SparkSession:
     """The process's SparkSession (built on first call, then reused).
 
@@ -80,6 +97,7 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
     if active is not None:
         return active
     settings = settings or get_settings()
+    _claim_pyspark_error_loggers()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.path.realpath(sys.executable))
     builder = SparkSession.builder

@@ -59,10 +59,10 @@ def _between(df: DataFrame, first: date, last: date, column: str = "event_date")
 
 
 def _written(lake: Lake, table: str, days: list[date], started: float, note: str = "") -> Built:
-    df = lake.read(table)
-    if days:
-        df = df.where(F.col("event_date").isin(days))
-    return Built(table, df.count(), days, lake.version(table), time.perf_counter() - started, note)
+    """What the last commit wrote, from the Delta log (no Spark job to count it)."""
+    commit = lake.last_commit(table)
+    rows = commit.rows_written or 0
+    return Built(table, rows, days, commit.version, time.perf_counter() - started, note)
 
 
 def _ensure(lake: Lake, *tables: str) -> None:
@@ -158,7 +158,7 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
         built.append(
             Built(
                 table,
-                lake.read(table).count(),
+                lake.last_commit(table).rows_written or 0,
                 version=lake.version(table),
                 seconds=time.perf_counter() - t0,
             )
@@ -460,11 +460,13 @@ def build_features(lake: Lake, days: Iterable[date]) -> Built:
     return _written(lake, "gold.asset_health_features", days, started)
 
 
-def build_asset_state(lake: Lake, predictions: DataFrame | None = None) -> Built:
+def build_asset_state(
+    lake: Lake, predictions: DataFrame | None = None, *, as_of: datetime | None = None
+) -> Built:
     """gold.asset_state: rebuilt whole from the latest two days of data."""
     _ensure(lake, "gold.asset_state")
     started = time.perf_counter()
-    as_of = data_as_of(lake)
+    as_of = as_of or data_as_of(lake)
     recent = as_of.date() - timedelta(days=1)
     df = asset_state_t.asset_state(
         lake.read("silver.equipment"),
@@ -477,7 +479,7 @@ def build_asset_state(lake: Lake, predictions: DataFrame | None = None) -> Built
     lake.overwrite("gold.asset_state", df)
     return Built(
         "gold.asset_state",
-        lake.read("gold.asset_state").count(),
+        lake.last_commit("gold.asset_state").rows_written or 0,
         version=lake.version("gold.asset_state"),
         seconds=time.perf_counter() - started,
     )
@@ -508,13 +510,16 @@ def refresh(lake: Lake, days: Iterable[date] | None = None, *, rebuild: bool = F
     if touched:
         built.append(build_states(lake, around))
         built.append(build_counts(lake, touched))
-        built.append(build_oee(lake, around))
+        as_of = data_as_of(lake)
+        built.append(build_oee(lake, around, as_of=as_of))
         built += build_oee_rollups(lake)
         built.append(build_downtime_pareto(lake, around))
         built.append(build_quality(lake, touched))
         built.append(build_energy(lake, touched))
         built.append(build_features(lake, touched))
         built.append(build_reliability(lake))
-        built.append(build_spc(lake))
-        built.append(build_asset_state(lake))
+        inspections = next(b for b in built if b.table == "silver.quality_inspections")
+        if rebuild or inspections.version is not None or not lake.exists("gold.spc"):
+            built.append(build_spc(lake))
+        built.append(build_asset_state(lake, as_of=as_of))
     return Refresh(built, time.perf_counter() - started, touched)
