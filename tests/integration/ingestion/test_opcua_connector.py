@@ -172,8 +172,8 @@ def test_server_restart_is_recorded_as_a_gap_and_the_connector_resubscribes(tmp_
             await asyncio.sleep(2.0)
             await plant.start()
             for _ in range(
-                120
-            ):  # up to 30 s to re-subscribe on a loaded machine (seconds when idle)
+                240
+            ):  # up to 60 s to re-subscribe on a loaded machine (seconds when idle)
                 await plant.write_all()
                 await asyncio.sleep(0.25)
                 if any(
