@@ -1,0 +1,50 @@
+"""A failing check on a silver table stops the gold assets that read it, and names the bad row."""
+
+from datetime import date, datetime
+
+from ingestion.backfill import mes_backfill_to_bronze
+from orchestration.materialize import materialize_days
+
+
+def test_a_bad_shift_blocks_gold_and_the_check_shows_the_row(lake, spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    (tmp_path / "dagster").mkdir()
+    lake.create_all()
+    shift = spark.createDataFrame(
+        [
+            # a 12-hour "shift": someone typed 18:00 for 14:00 in the MES
+            (
+                "berlin-2026-03-02-early",
+                "berlin",
+                "early",
+                date(2026, 3, 2),
+                datetime(2026, 3, 2, 5),
+                datetime(2026, 3, 2, 17),
+                datetime(2026, 3, 2, 8, 45),
+                datetime(2026, 3, 2, 9, 15),
+                datetime(2026, 3, 2, 5),
+                datetime(2026, 3, 1),
+            )
+        ],
+        "shift_id string, site string, shift_name string, local_date date, start_time timestamp, "
+        "end_time timestamp, break_start timestamp, break_end timestamp, "
+        "maintenance_end timestamp, updated_at timestamp",
+    )
+    lake.insert_new(
+        "bronze.mes_rows",
+        mes_backfill_to_bronze(
+            shift, source_table="mes.shift_calendar", key=["shift_id"], source="t", batch_id="b"
+        ),
+    )
+    [run] = materialize_days(lake, [date(2026, 3, 2)])
+    assert not run.success
+    failed = {c.asset: c for c in run.checks if not c.passed}
+    assert failed["silver/shift_calendar"].severity == "error"
+    assert "berlin-2026-03-02-early" in failed["silver/shift_calendar"].summary
+    assert "planned_s" in failed["silver/shift_calendar"].summary
+    assert not any(name.startswith("gold/") for name in run.materialized)
+    assert (
+        "gold_oee_shift" in run.failure
+        or not lake.exists("gold.oee_shift")
+        or (lake.read("gold.oee_shift").count() == 0)
+    )
