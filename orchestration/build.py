@@ -342,7 +342,14 @@ def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None
     _ensure(lake, "gold.oee_shift")
     started = time.perf_counter()
     if days:
-        as_of = as_of or data_as_of(lake)
+        # how far each equipment's data reaches: its open intervals and shifts stop there
+        reach = (
+            _readings_between(lake, days[0], days[-1] + timedelta(days=1))
+            .groupBy("equipment_id")
+            .agg(F.max("event_time").alias("as_of"))
+        )
+        if as_of is not None:
+            reach = reach.withColumn("as_of", F.least("as_of", F.lit(as_of).cast("timestamp")))
         st = lake.read("silver.equipment_states").where(
             F.col("event_date").between(
                 F.lit(days[0] - timedelta(days=7)), F.lit(days[-1] + timedelta(days=1))
@@ -354,7 +361,7 @@ def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None
             ct,
             lake.read("silver.shift_calendar"),
             lake.read("silver.equipment"),
-            as_of=as_of,
+            as_of=reach,
             day_from=days[0],
             day_to=days[-1],
         )

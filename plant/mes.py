@@ -140,6 +140,8 @@ def master_data(model: PlantModel) -> list[MesChange]:
                         "low": tag.low,
                         "high": tag.high,
                         "description": tag.description,
+                        # an Enum's names in code order (OPC UA EnumStrings): 0 → first
+                        "enum_values": ",".join(tag.enum_values) or None,
                         "updated_at": when,
                     },
                     at,

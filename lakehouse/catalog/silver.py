@@ -59,6 +59,11 @@ TABLES = (
             Column("high", "double", "highest plausible value (in unit)"),
             Column("is_counter", "boolean", "monotonic counter (deltas count, resets restart it)"),
             Column("description", "string", "what the tag measures"),
+            Column(
+                "enum_values",
+                "array<string>",
+                "an Enum tag's names in code order: a source sending code 2 means the third",
+            ),
         ),
         primary_key=("equipment_id", "tag"),
     ),

@@ -24,8 +24,8 @@ CREATE TABLE IF NOT EXISTS mes.equipment (
     timezone text NOT NULL, updated_at timestamptz NOT NULL);
 CREATE TABLE IF NOT EXISTS mes.equipment_tags (
     equipment_id text REFERENCES mes.equipment, tag text, datatype text NOT NULL, unit text,
-    low double precision, high double precision, description text, updated_at timestamptz NOT NULL,
-    PRIMARY KEY (equipment_id, tag));
+    low double precision, high double precision, description text, enum_values text,
+    updated_at timestamptz NOT NULL, PRIMARY KEY (equipment_id, tag));
 CREATE TABLE IF NOT EXISTS mes.shift_calendar (
     shift_id text PRIMARY KEY, site text NOT NULL, shift_name text NOT NULL, local_date date NOT NULL,
     start_time timestamptz NOT NULL, end_time timestamptz NOT NULL,

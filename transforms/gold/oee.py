@@ -74,7 +74,7 @@ def oee_shift(
     shifts: DataFrame,
     equipment: DataFrame,
     *,
-    as_of: datetime,
+    as_of: datetime | DataFrame,
     day_from: date | None = None,
     day_to: date | None = None,
 ) -> DataFrame:
@@ -82,6 +82,8 @@ def oee_shift(
 
     Times are the overlap of each state interval with the shift; an interval still open counts
     until `as_of` (the latest data), and so does a shift not over yet (is_complete false).
+    `as_of` is one time for all, or a DataFrame (equipment_id, as_of) of how far each
+    equipment's data reaches: a machine whose data stops early is not counted past it.
     Planned downtime is time in planned_stop with a reason other than not_scheduled (breaks,
     planned maintenance). Quantities are the counts of the minutes inside the shift.
 
@@ -102,14 +104,19 @@ def oee_shift(
         cal = cal.where(F.col("shift_start") >= F.lit(day_from).cast("timestamp"))
     if day_to is not None:
         cal = cal.where(F.to_date("shift_start") <= F.lit(day_to))
-    as_of_ts = F.lit(as_of).cast("timestamp")
+    if isinstance(as_of, DataFrame):
+        reach = as_of.select("equipment_id", F.col("as_of").alias("_as_of"))
+        machines = machines.join(reach, "equipment_id", "inner")
+    else:
+        machines = machines.withColumn("_as_of", F.lit(as_of).cast("timestamp"))
+    as_of_ts = F.col("_as_of")
     frame = machines.join(cal, "site").where(F.col("shift_start") < as_of_ts)
     frame = frame.withColumn("_end", F.least("shift_end", as_of_ts))
 
     st = states.select(
         "equipment_id",
         F.col("start_time").alias("_s"),
-        F.coalesce("end_time", as_of_ts).alias("_e"),
+        "end_time",
         "state",
         "reason_code",
     )
@@ -118,19 +125,22 @@ def oee_shift(
         F.unix_micros(F.least("_e", "_end")).cast("double") / 1e6
         - F.unix_micros(F.greatest("_s", "shift_start")).cast("double") / 1e6,
     )
+    st = st.withColumnRenamed("equipment_id", "_st_eq")
+    # an interval still open lasts until the equipment's data ends
+    ends = F.coalesce(F.col("end_time"), F.col("_as_of"))
     joined = frame.join(
         st,
-        (frame.equipment_id == st.equipment_id)
-        & (st._s < frame._end)
-        & (st._e > frame.shift_start),
+        (F.col("equipment_id") == F.col("_st_eq"))
+        & (F.col("_s") < F.col("_end"))
+        & (ends > F.col("shift_start")),
         "left",
-    ).drop(st.equipment_id)
+    ).withColumn("_e", ends)
 
     def time_in(cond: Column) -> Column:
         return F.coalesce(F.sum(F.when(cond, overlap_s)), F.lit(0.0))
 
     keys = ["equipment_id", "site", "area", "line", "shift_id", "shift_name", "local_date"]
-    times = joined.groupBy(*keys, "shift_start", "shift_end", "_end").agg(
+    times = joined.groupBy(*keys, "shift_start", "shift_end", "_end", "_as_of").agg(
         time_in((F.col("state") == "planned_stop") & (F.col("reason_code") != NOT_SCHEDULED)).alias(
             "planned_downtime_s"
         ),

@@ -35,6 +35,7 @@ TAG_SCHEMA = T.StructType(
         T.StructField("low", T.DoubleType()),
         T.StructField("high", T.DoubleType()),
         T.StructField("description", T.StringType()),
+        T.StructField("enum_values", T.StringType()),
         T.StructField("updated_at", T.TimestampType()),
     ]
 )
@@ -140,7 +141,10 @@ def equipment(mes_rows: DataFrame, seen: DataFrame | None = None) -> DataFrame:
 def tags(mes_rows: DataFrame) -> DataFrame:
     """silver.tags: each equipment's tags with datatype, unit and plausible range (MES)."""
     rows = current_rows(mes_rows, "mes.equipment_tags", TAG_SCHEMA, ["equipment_id", "tag"])
-    return conform(rows.withColumn("is_counter", F.col("tag").isin(*COUNTER_TAGS)), "silver.tags")
+    rows = rows.withColumn("is_counter", F.col("tag").isin(*COUNTER_TAGS)).withColumn(
+        "enum_values", F.split("enum_values", ",")
+    )
+    return conform(rows, "silver.tags")
 
 
 def products(mes_rows: DataFrame) -> DataFrame:

@@ -162,7 +162,9 @@ def conform_readings(long: DataFrame, tags: DataFrame) -> DataFrame:
 
     >>> conform_readings(uns_readings(bronze).unionByName(opcua_readings(opc)), tags)
     """
-    meta = tags.select("equipment_id", "tag", "datatype", F.col("unit").alias("unit_tag"))
+    meta = tags.select(
+        "equipment_id", "tag", "datatype", F.col("unit").alias("unit_tag"), "enum_values"
+    )
     text = F.col("value_text")
     is_text = F.col("datatype").isin(*TEXT_TYPES)
     number = (
@@ -182,6 +184,13 @@ def conform_readings(long: DataFrame, tags: DataFrame) -> DataFrame:
         .otherwise(_convert(number, unit_in, F.col("unit_tag")))
         .alias("value"),
         F.when(
+            (F.col("datatype") == "Enum")
+            & F.expr("try_cast(value_text AS int)").isNotNull()
+            & (F.size("enum_values") > F.expr("try_cast(value_text AS int)")),
+            # an OPC UA Enum arrives as its code: named as the UNS and Sparkplug sources name it
+            F.element_at("enum_values", F.expr("try_cast(value_text AS int)") + 1),
+        )
+        .when(
             F.col("value_text").startswith('"'),
             F.expr("substr(value_text, 2, length(value_text) - 2)"),
         )

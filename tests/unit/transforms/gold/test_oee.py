@@ -240,3 +240,16 @@ def test_outputs_have_exactly_the_catalog_schema(spark, early_shift_day):
         got = [(f.name, f.dataType.simpleString()) for f in out.schema.fields]
         want = [(c.name, c.data_type.simpleString()) for c in get_table(table).columns]
         assert got == want, table
+
+
+def test_each_machine_counts_only_as_far_as_its_own_data_reaches(spark, early_shift_day):
+    states, counts, shifts = early_shift_day
+    # cnc01's data stops at 12:00 although the plant's runs until 23:00: its early shift is
+    # 06:00–12:00 so far (21,600 s, not complete) and its last interval is not stretched to 23:00
+    reach = spark.createDataFrame(
+        [(EQ, ts(12)), (EQ2, ts(23))], "equipment_id string, as_of timestamp"
+    )
+    out = oee_shift(states, counts, shifts, equipment(spark), as_of=reach).collect()
+    row = one(out, equipment_id=EQ, shift_id="berlin-2026-03-02-early")
+    assert (row.planned_s, row.run_s, row.is_complete) == (21600, 16200, False)
+    assert one(out, equipment_id=EQ2, shift_id="berlin-2026-03-02-early").is_complete

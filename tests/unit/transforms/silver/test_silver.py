@@ -308,3 +308,26 @@ def test_shift_calendar_shows_local_times_across_daylight_saving(spark, equipmen
     assert (row.local_start, row.local_end) == ("2026-03-28T22:00+01:00", "2026-03-29T06:00+02:00")
     assert (row.planned_s, row.calendar_planned_downtime_s) == (25200.0, 1800.0)
     assert row.timezone == "Europe/Berlin"
+
+
+def test_an_opcua_enum_code_is_named_like_the_other_sources_name_it(spark):
+    long = spark.createDataFrame(
+        [(EQ, "state", at(0), "2", "good", "opcua", None, at(1))],
+        "equipment_id string, tag string, event_time timestamp, value_text string, "
+        "quality string, source string, unit_in string, ingested_at timestamp",
+    )
+    tags = df(
+        spark,
+        "silver.tags",
+        [
+            {
+                "equipment_id": EQ,
+                "tag": "state",
+                "datatype": "Enum",
+                "enum_values": ["running", "idle", "planned_stop", "unplanned_stop", "changeover"],
+            }
+        ],
+    )
+    row = conform_readings(long, tags).collect()[0]
+    # code 2 is the third name
+    assert (row.value, row.value_str) == (None, "planned_stop")
