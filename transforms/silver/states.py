@@ -34,7 +34,9 @@ def equipment_states(
     >>> equipment_states(readings, downtime, day_from=date(2026, 3, 2), day_to=date(2026, 3, 2))
     """
     tags = ("state", *CONTEXT_TAGS)
-    good = readings.where(F.col("tag").isin(*tags) & (F.col("quality") != "bad"))
+    # a state with no name (a Sparkplug birth sent before the first value) is not a change
+    nameless = (F.col("tag") == "state") & (F.coalesce(F.trim("value_str"), F.lit("")) == "")
+    good = readings.where(F.col("tag").isin(*tags) & (F.col("quality") != "bad") & ~nameless)
     wide = (
         good.groupBy("equipment_id", "event_time")
         .pivot("tag", list(tags))

@@ -191,6 +191,7 @@ def test_state_intervals_take_reasons_from_the_tag_or_else_the_mes(spark):
             reading("reason_code", 900, text=""),
             reading("state", 1200, text="unplanned_stop"),  # the machine sent no reason
             reading("state", 1500, text="running"),
+            reading("state", 1600, text=""),  # a birth's placeholder: no change of state
         ],
     )
     downtime = df(
