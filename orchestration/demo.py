@@ -237,10 +237,7 @@ def _silver_and_gold(lake, days, truth_path: Path, last_day) -> None:
     )
     for column in ("asset", "passed", "severity", "summary"):
         checks.add_column(column)
-    last = {}
-    for run in runs:
-        for c in run.checks:
-            last[c.asset] = c
+    last = {c.asset: c for run in runs if run.day == last_day for c in run.checks}
     for name in (
         "silver/readings",
         "silver/equipment_states",
