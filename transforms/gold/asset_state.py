@@ -7,7 +7,7 @@ from datetime import datetime
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.silver.master_data import conform
+from transforms.columns import conform
 from transforms.timeseries import latest_value
 
 FAILURE_REASONS = ("breakdown", "electrical_fault")

@@ -4,17 +4,12 @@ silver.equipment_states and the current silver.equipment hierarchy.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import get_table
+from transforms.columns import conform, utc_date
 
 STOP_STATES = ("unplanned_stop", "idle", "changeover")
-
-
-def _utc_date(ts: Column) -> Column:
-    """The UTC date of `ts`, whatever the session time zone."""
-    return F.date_from_unix_date(F.floor(F.unix_micros(ts) / 86_400_000_000).cast("int"))
 
 
 def downtime_pareto(states: DataFrame, equipment: DataFrame) -> DataFrame:
@@ -36,7 +31,7 @@ def downtime_pareto(states: DataFrame, equipment: DataFrame) -> DataFrame:
         F.when(reason.isNull() | (F.trim(reason) == ""), F.lit("unknown"))
         .otherwise(reason)
         .alias("reason_code"),
-        _utc_date(F.col("start_time")).alias("event_date"),
+        utc_date(F.col("start_time")).alias("event_date"),
         F.coalesce("duration_s", F.lit(0.0)).alias("duration_s"),
     )
     out = (
@@ -47,6 +42,4 @@ def downtime_pareto(states: DataFrame, equipment: DataFrame) -> DataFrame:
             (F.sum("duration_s") / 60).alias("downtime_min"),
         )
     )
-    return out.select(
-        *[F.col(c.name).cast(c.data_type) for c in get_table("gold.downtime_pareto").columns]
-    )
+    return conform(out, "gold.downtime_pareto")

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import get_table
+from transforms.columns import conform, counter_increase, utc_date
 
 METER_KIND = "energy_meter"
 ENERGY_TAG = "energy_kwh"
 LINE = ("site", "area", "line")
-
-
-def _utc_date(ts: Column) -> Column:
-    """The UTC date of `ts`, whatever the session time zone."""
-    return F.date_from_unix_date(F.floor(F.unix_micros(ts) / 86_400_000_000).cast("int"))
 
 
 def _last_cell_equipment(machines: DataFrame) -> DataFrame:
@@ -62,7 +57,8 @@ def energy_by_line(
 
     order = Window.partitionBy("equipment_id").orderBy("event_time")
     value, previous = F.col("value"), F.lag("value").over(order)
-    delta = F.when(value >= previous, value - previous).when(value < previous, value)
+    # the first reading has no baseline: no delta (a day needs one to appear)
+    delta = F.when(previous.isNotNull(), counter_increase(value, previous))
     energy = (
         readings.where(
             (F.col("tag") == ENERGY_TAG)
@@ -70,14 +66,14 @@ def energy_by_line(
             & ~F.col("quality").eqNullSafe("bad")
         )
         .join(meters, "equipment_id")
-        .select(*LINE, _utc_date(F.col("event_time")).alias("event_date"), delta.alias("delta"))
+        .select(*LINE, utc_date(F.col("event_time")).alias("event_date"), delta.alias("delta"))
         .where(F.col("delta").isNotNull())
         .groupBy(*LINE, "event_date")
         .agg(F.sum("delta").alias("energy_kwh"))
     )
     good = (
         counts.join(_last_cell_equipment(machines), "equipment_id")
-        .groupBy(*LINE, _utc_date(F.col("interval_start")).alias("event_date"))
+        .groupBy(*LINE, utc_date(F.col("interval_start")).alias("event_date"))
         .agg(F.sum("good").alias("good_units"))
     )
 
@@ -92,4 +88,4 @@ def energy_by_line(
         "kwh_per_good_unit",
         F.when(F.col("good_units") > 0, F.col("energy_kwh") / F.col("good_units")),
     )
-    return out.select(*[F.col(c.name).cast(c.data_type) for c in get_table("gold.energy").columns])
+    return conform(out, "gold.energy")

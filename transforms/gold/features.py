@@ -7,7 +7,7 @@ from datetime import date
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.silver.master_data import conform
+from transforms.columns import conform
 
 ANALOG = {"vibration_mm_s": "vibration", "temperature_c": "temperature", "power_kw": "power"}
 

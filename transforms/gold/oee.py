@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.silver.master_data import conform
+from transforms.columns import conform
 
 # A planned stop outside the schedule is not planned downtime: the time is not planned at all.
 NOT_SCHEDULED = "not_scheduled"

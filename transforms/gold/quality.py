@@ -7,14 +7,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import get_table
+from transforms.columns import conform, utc_date
 
 COUNTS = ("produced", "good", "scrap", "rework")
-
-
-def _utc_date(ts: Column) -> Column:
-    """The UTC date of `ts`, whatever the session time zone."""
-    return F.date_from_unix_date(F.floor(F.unix_micros(ts) / 86_400_000_000).cast("int"))
 
 
 def quality_by_product(counts: DataFrame, equipment: DataFrame) -> DataFrame:
@@ -35,7 +30,7 @@ def quality_by_product(counts: DataFrame, equipment: DataFrame) -> DataFrame:
         F.when(product.isNull() | (F.trim(product) == ""), F.lit("unknown"))
         .otherwise(product)
         .alias("product_id"),
-        _utc_date(F.col("interval_start")).alias("event_date"),
+        utc_date(F.col("interval_start")).alias("event_date"),
         *COUNTS,
     )
     produced = F.col("produced")
@@ -51,4 +46,4 @@ def quality_by_product(counts: DataFrame, equipment: DataFrame) -> DataFrame:
         .withColumn("scrap_rate", per_produced("scrap"))
         .withColumn("rework_rate", per_produced("rework"))
     )
-    return out.select(*[F.col(c.name).cast(c.data_type) for c in get_table("gold.quality").columns])
+    return conform(out, "gold.quality")

@@ -9,15 +9,14 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import get_table
+from transforms.columns import conform, utc_date
 
 FAILURE_REASONS = ("breakdown", "electrical_fault")
 
 
 def _utc_month(ts: Column) -> Column:
     """First day of the UTC month of `ts`, whatever the session time zone."""
-    day = F.date_from_unix_date(F.floor(F.unix_micros(ts) / 86_400_000_000).cast("int"))
-    return F.trunc(day, "month")
+    return F.trunc(utc_date(ts), "month")
 
 
 def reliability(
@@ -83,6 +82,4 @@ def reliability(
         .withColumn("mtbf_h", F.when(failures_n > 0, F.col("operating_s") / failures_n / 3600))
         .withColumn("mttr_h", F.when(failures_n > 0, F.col("repair_s") / failures_n / 3600))
     )
-    return out.select(
-        *[F.col(c.name).cast(c.data_type) for c in get_table("gold.reliability").columns]
-    )
+    return conform(out, "gold.reliability")

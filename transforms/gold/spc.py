@@ -7,7 +7,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.catalog import get_table
+from transforms.columns import conform
 
 # d2 for subgroups of 2: the mean moving range of an in-control series is 1.128 sigma.
 D2 = 1.128
@@ -97,4 +97,4 @@ def spc_points(inspections: DataFrame, *, baseline_points: int = 25) -> DataFram
     out = points.withColumn("rules_violated", F.array_compact(hits)).withColumn(
         "out_of_control", F.size("rules_violated") > 0
     )
-    return out.select(*[F.col(c.name).cast(c.data_type) for c in get_table("gold.spc").columns])
+    return conform(out, "gold.spc")

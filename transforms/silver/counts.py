@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.silver.master_data import conform
+from transforms.columns import conform, counter_increase
 
 COUNTERS = {
     "parts_total": "produced",
@@ -21,18 +21,6 @@ COUNTERS = {
     "parts_scrap": "scrap",
     "parts_rework": "rework",
 }
-
-
-def counter_increase(value: Column, previous: Column) -> Column:
-    """The increase between two readings of a counter; a decrease means a reset from zero.
-
-    No previous reading: 0 (the baseline is unknown, nothing is invented).
-    """
-    return (
-        F.when(previous.isNull(), F.lit(0.0))
-        .when(value >= previous, value - previous)
-        .otherwise(value)
-    )
 
 
 def production_counts(

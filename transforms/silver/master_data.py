@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakehouse.catalog import get_table
+from transforms.columns import conform
 from transforms.silver.mes_rows import current_rows, row_versions
 
 EQUIPMENT_SCHEMA = T.StructType(
@@ -77,13 +77,6 @@ SHIFT_SCHEMA = T.StructType(
 )
 # Tags whose value counts up; a decrease is a reset (see transforms.silver.counts).
 COUNTER_TAGS = ("parts_total", "parts_good", "parts_scrap", "parts_rework", "energy_kwh")
-
-
-def conform(df: DataFrame, table: str) -> DataFrame:
-    """`df` with exactly the columns of `table`, in catalog order, cast to the declared types."""
-    return df.select(
-        *[F.col(c.name).cast(c.data_type).alias(c.name) for c in get_table(table).columns]
-    )
 
 
 def equipment(mes_rows: DataFrame, seen: DataFrame | None = None) -> DataFrame:

@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from transforms.silver.master_data import conform
+from transforms.columns import conform
 from transforms.silver.mes_rows import current_rows
 
 WORK_ORDER_SCHEMA = T.StructType(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.silver.master_data import conform
+from transforms.columns import conform
 
 # When several sources deliver the same reading, keep the most precise: OPC UA sends the
 # server's double, Sparkplug B a typed metric, the UNS JSON a rounded text.

@@ -12,7 +12,7 @@ from datetime import date
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.silver.master_data import conform
+from transforms.columns import conform
 
 STATES = ("running", "idle", "planned_stop", "unplanned_stop", "changeover")
 CONTEXT_TAGS = ("reason_code", "product_id", "work_order_id")
