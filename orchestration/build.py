@@ -153,16 +153,7 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
         ),
     }
     for table in todo:  # in MASTER_SOURCES order: equipment and work orders before their users
-        t0 = time.perf_counter()
-        lake.overwrite(table, frames[table]())
-        built.append(
-            Built(
-                table,
-                lake.last_commit(table).rows_written or 0,
-                version=lake.version(table),
-                seconds=time.perf_counter() - t0,
-            )
-        )
+        built.append(_whole(lake, table, frames[table]()))
     mes.unpersist()
     _save_progress(lake, "silver.master_data", {"bronze.mes_rows": version})
     return built
@@ -296,10 +287,7 @@ def build_states(lake: Lake, days: Iterable[date]) -> Built:
     df = states.equipment_states(
         src, lake.read("silver.downtime_events"), day_from=days[0], day_to=days[-1]
     )
-    lake.replace_partitions(
-        "silver.equipment_states", df.where(F.col("event_date").isin(days)), days
-    )
-    return _written(lake, "silver.equipment_states", days, started)
+    return _replace_days(lake, "silver.equipment_states", df, days, started)
 
 
 def build_counts(lake: Lake, days: Iterable[date]) -> Built:
@@ -320,10 +308,7 @@ def build_counts(lake: Lake, days: Iterable[date]) -> Built:
         day_from=days[0],
         day_to=days[-1],
     )
-    lake.replace_partitions(
-        "silver.production_counts", df.where(F.col("event_date").isin(days)), days
-    )
-    return _written(lake, "silver.production_counts", days, started)
+    return _replace_days(lake, "silver.production_counts", df, days, started)
 
 
 def data_as_of(lake: Lake) -> datetime:
@@ -365,20 +350,22 @@ def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None
             day_from=days[0],
             day_to=days[-1],
         )
-        lake.replace_partitions("gold.oee_shift", df.where(F.col("event_date").isin(days)), days)
+        return _replace_days(lake, "gold.oee_shift", df, days, started)
     return _written(lake, "gold.oee_shift", days, started)
 
 
-def _whole(lake: Lake, table: str, df: DataFrame) -> Built:
-    started = time.perf_counter()
+def _whole(lake: Lake, table: str, df: DataFrame, started: float | None = None) -> Built:
+    """Replace the whole table with `df`."""
+    started = time.perf_counter() if started is None else started
     _ensure(lake, table)
     lake.overwrite(table, df)
-    return Built(
-        table,
-        lake.read(table).count(),
-        version=lake.version(table),
-        seconds=time.perf_counter() - started,
-    )
+    return _written(lake, table, [], started)
+
+
+def _replace_days(lake: Lake, table: str, df: DataFrame, days: list[date], started: float) -> Built:
+    """Replace the given days of a daily-partitioned table with `df`'s rows of those days."""
+    lake.replace_partitions(table, df.where(F.col("event_date").isin(days)), days)
+    return _written(lake, table, days, started)
 
 
 def build_oee_rollups(lake: Lake) -> list[Built]:
@@ -397,8 +384,7 @@ def build_downtime_pareto(lake: Lake, days: Iterable[date]) -> Built:
     started = time.perf_counter()
     st = lake.read("silver.equipment_states").where(F.col("event_date").isin(days))
     df = downtime.downtime_pareto(st, lake.read("silver.equipment"))
-    lake.replace_partitions("gold.downtime_pareto", df.where(F.col("event_date").isin(days)), days)
-    return _written(lake, "gold.downtime_pareto", days, started)
+    return _replace_days(lake, "gold.downtime_pareto", df, days, started)
 
 
 def build_quality(lake: Lake, days: Iterable[date]) -> Built:
@@ -408,8 +394,7 @@ def build_quality(lake: Lake, days: Iterable[date]) -> Built:
     started = time.perf_counter()
     ct = lake.read("silver.production_counts").where(F.col("event_date").isin(days))
     df = quality.quality_by_product(ct, lake.read("silver.equipment"))
-    lake.replace_partitions("gold.quality", df.where(F.col("event_date").isin(days)), days)
-    return _written(lake, "gold.quality", days, started)
+    return _replace_days(lake, "gold.quality", df, days, started)
 
 
 def build_energy(lake: Lake, days: Iterable[date]) -> Built:
@@ -426,8 +411,7 @@ def build_energy(lake: Lake, days: Iterable[date]) -> Built:
     df = energy.energy_by_line(
         src, ct, lake.read("silver.equipment"), day_from=days[0], day_to=days[-1]
     )
-    lake.replace_partitions("gold.energy", df.where(F.col("event_date").isin(days)), days)
-    return _written(lake, "gold.energy", days, started)
+    return _replace_days(lake, "gold.energy", df, days, started)
 
 
 def build_reliability(lake: Lake) -> Built:
@@ -461,10 +445,7 @@ def build_features(lake: Lake, days: Iterable[date]) -> Built:
     df = features.asset_health_features(
         src, st, ct, lake.read("silver.equipment"), day_from=days[0], day_to=days[-1]
     )
-    lake.replace_partitions(
-        "gold.asset_health_features", df.where(F.col("event_date").isin(days)), days
-    )
-    return _written(lake, "gold.asset_health_features", days, started)
+    return _replace_days(lake, "gold.asset_health_features", df, days, started)
 
 
 def build_asset_state(
@@ -483,13 +464,7 @@ def build_asset_state(
         predictions,
         now=datetime.now(UTC).replace(tzinfo=None),
     )
-    lake.overwrite("gold.asset_state", df)
-    return Built(
-        "gold.asset_state",
-        lake.last_commit("gold.asset_state").rows_written or 0,
-        version=lake.version("gold.asset_state"),
-        seconds=time.perf_counter() - started,
-    )
+    return _whole(lake, "gold.asset_state", df, started)
 
 
 @dataclass

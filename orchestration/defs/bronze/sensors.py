@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from lakehouse.settings import get_settings
-from orchestration.defs.bronze.assets import BRONZE, landing_root
+from orchestration.defs.bronze.assets import landing_root
 
 READING_TABLES = ("mqtt_messages", "sparkplug_messages", "opcua_values", "mes_rows")
 
@@ -76,6 +76,3 @@ def make_sensors(bronze_job, refresh_job) -> list:
             )
 
     return [landing_files_sensor, bronze_changes_sensor]
-
-
-__all__ = ["BRONZE", "make_sensors", "touched_days"]
