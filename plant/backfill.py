@@ -59,8 +59,15 @@ def backfill(
     out_dir: Path | str,
     start: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    sample_s: int | None = None,
+    aux: bool = True,
 ) -> BackfillSummary:
-    """Generate `days` days of the plant from `start` (default: ending at today 00:00 UTC)."""
+    """Generate `days` days of the plant from `start` (default: ending at today 00:00 UTC).
+
+    `sample_s` and `aux` make it a historian export (see `PlantModel.readings`): weeks of
+    history for model training at a fraction of the readings.
+    """
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)  # a backfill is a whole: never mix two runs' files
@@ -71,7 +78,7 @@ def backfill(
     readings = 0
     for d in range(days):
         a = start_s + d * 86400
-        table = model.readings(a, a + 86400)
+        table = model.readings(a, a + 86400, sample_s=sample_s, aux=aux)
         folder = out / "uns" / f"date={datetime.fromtimestamp(a, UTC):%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(

@@ -47,6 +47,10 @@ def backfill(
     out: Path = typer.Option(Path("lake/_landing/backfill"), help="output folder (replaced)"),
     start: str = typer.Option("", help="first day, YYYY-MM-DD (UTC); default: ending today"),
     config: Path | None = CONFIG,
+    sample_s: int = typer.Option(
+        0, min=0, help="historian export: analog tags every N seconds at most (0: as sent live)"
+    ),
+    aux: bool = typer.Option(True, help="include the auxiliary temperature tags"),
 ) -> None:
     """Generate N days of history in the servers' formats, without servers."""
     from plant.backfill import backfill as run_backfill
@@ -55,7 +59,14 @@ def backfill(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("generating days", total=days)
         summary = run_backfill(
-            _config(config), seed, days, out, first, progress=lambda n: progress.advance(task, n)
+            _config(config),
+            seed,
+            days,
+            out,
+            first,
+            progress=lambda n: progress.advance(task, n),
+            sample_s=sample_s or None,
+            aux=aux,
         )
     console.print(str(summary))
 

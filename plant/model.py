@@ -37,6 +37,12 @@ def _stable(*parts: object) -> int:
     return zlib.crc32("/".join(map(str, parts)).encode())
 
 
+def _last_per_bucket(t: np.ndarray, every_s: int) -> np.ndarray:
+    """Indices of the last of the sorted times `t` in each `every_s`-second bucket."""
+    bucket = t.astype(np.int64) // every_s
+    return np.flatnonzero(np.r_[bucket[1:] != bucket[:-1], True]) if len(t) else np.zeros(0, int)
+
+
 @dataclass
 class MachineModel:
     spec: EquipmentSpec
@@ -79,8 +85,16 @@ class PlantModel:
             self.machines.append(MachineModel(spec, tl, grid, analog, aux_t, aux, q, base))
 
     # -- readings ----------------------------------------------------------------------------------
-    def readings(self, a: int, b: int) -> pa.Table:
-        """Every reading with a source timestamp in [a, b), as the UNS publisher sends it."""
+    def readings(
+        self, a: int, b: int, *, sample_s: int | None = None, aux: bool = True
+    ) -> pa.Table:
+        """Every reading with a source timestamp in [a, b), as the UNS publisher sends it.
+
+        A historian export instead: `sample_s` samples the analog tags (and the meters) no more
+        often than every `sample_s` seconds, and `aux=False` leaves out the auxiliary temperature
+        tags; states, product and work-order changes and part counters stay event by event.
+        """
+        floor = max((sample_s or GRID_S) // GRID_S, 1)
         pairs: dict[tuple[str, str], int] = {}  # (equipment id, tag) -> code
         strings: dict[str, int] = {}  # string values -> code
         chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -105,13 +119,13 @@ class PlantModel:
             g = (m.grid_t >= a) & (m.grid_t < b)
             for tag in m.spec.tags:
                 if tag.name in m.analog:
-                    step = max(tag.sample_s // GRID_S, 1)
+                    step = max(tag.sample_s // GRID_S, floor)
                     sel = np.flatnonzero(g)[::step]
                     add(eq, tag.name, m.grid_t[sel], np.round(m.analog[tag.name][sel], 4))
             line = (m.spec.site, m.spec.area, m.spec.line)
             line_power[line] = line_power.get(line, 0) + m.analog["power_kw"][g]
             ga = (m.aux_t >= a) & (m.aux_t < b)
-            for i in range(m.aux.shape[0]):
+            for i in range(m.aux.shape[0] if aux else 0):
                 add(eq, f"aux_temperature_{i + 1:02d}", m.aux_t[ga], np.round(m.aux[i][ga], 3))
             tl = m.timeline
             idx = np.flatnonzero((tl.iv_start >= a) & (tl.iv_start < b))
@@ -129,7 +143,9 @@ class PlantModel:
             q = m.quality
             first = int(np.searchsorted(tl.part_t, a))
             total = m.counter_base + first + np.arange(1, p.sum() + 1)
-            add(eq, "parts_total", tl.part_t[p], total.astype(float))
+            pt = tl.part_t[p]
+            last = _last_per_bucket(pt, sample_s) if sample_s else slice(None)
+            add(eq, "parts_total", pt[last], total.astype(float)[last])
             for tag, mask in (
                 ("parts_scrap", q.scrap),
                 ("parts_rework", q.rework),
@@ -138,7 +154,9 @@ class PlantModel:
                 cum = np.cumsum(mask)
                 sel = p & mask
                 base = m.counter_base if tag == "parts_good" else m.counter_base // 50
-                add(eq, tag, tl.part_t[sel], (base + cum[sel]).astype(float))
+                t_sel, v_sel = tl.part_t[sel], (base + cum[sel]).astype(float)
+                last = _last_per_bucket(t_sel, sample_s) if sample_s else slice(None)
+                add(eq, tag, t_sel[last], v_sel[last])
         grid = self.machines[0].grid_t if self.machines else np.zeros(0, np.int64)
         g = (grid >= a) & (grid < b)
         for meter in self.meters:
@@ -147,8 +165,10 @@ class PlantModel:
             power = line_power.get(line, np.zeros(g.sum())) + 5.0 + rng.normal(0, 0.3, g.sum())
             t = grid[g]
             energy = self._meter_energy(line, a) + np.cumsum(power) * GRID_S / 3600
+            t, power, energy = t[::floor], power[::floor], energy[::floor]
             add(meter.equipment_id, "power_kw", t, np.round(power, 3))
-            add(meter.equipment_id, "energy_kwh", t[::6], np.round(energy[::6], 3))
+            every = max(6 // floor, 1)
+            add(meter.equipment_id, "energy_kwh", t[::every], np.round(energy[::every], 3))
             add(meter.equipment_id, "voltage_v", t, np.round(400 + rng.normal(0, 1.5, len(t)), 2))
             add(
                 meter.equipment_id,

@@ -55,23 +55,10 @@ def reliability(
         )
     )
 
-    order = Window.partitionBy("equipment_id").orderBy("start_time")
-    previous_end = F.lag("end_time").over(order)
-    previous_reason = F.lag("reason_code").over(order)
-    continues = (previous_end == F.col("start_time")) & (previous_reason == F.col("reason_code"))
-    pieces = (
-        intervals.where(
-            (F.col("state") == "unplanned_stop")
-            & F.col("reason_code").isin(*[str(r) for r in failure_reasons])
-        )
-        .withColumn("_new", F.when(F.coalesce(continues, F.lit(False)), 0).otherwise(1))
-        .withColumn("_failure", F.sum("_new").over(order.rowsBetween(Window.unboundedPreceding, 0)))
-    )
     failures = (
-        pieces.groupBy("equipment_id", "_failure")
-        .agg(F.min_by("month", "start_time").alias("month"), F.sum("seconds").alias("seconds"))
+        failure_events(states, failure_reasons=failure_reasons)
         .groupBy("equipment_id", "month")
-        .agg(F.count("*").alias("failures"), F.sum("seconds").alias("repair_s"))
+        .agg(F.count("*").alias("failures"), F.sum("repair_s").alias("repair_s"))
     )
 
     failures_n = F.col("failures")
@@ -83,3 +70,47 @@ def reliability(
         .withColumn("mttr_h", F.when(failures_n > 0, F.col("repair_s") / failures_n / 3600))
     )
     return conform(out, "gold.reliability")
+
+
+def failure_events(
+    states: DataFrame, *, failure_reasons: Sequence[str] = FAILURE_REASONS
+) -> DataFrame:
+    """One row per failure: (equipment_id, start_time, end_time, reason_code, repair_s, month).
+
+    A failure is an unplanned_stop whose reason is in `failure_reasons`; its intervals that
+    silver split at a shift or break boundary (same reason, the next starting exactly where the
+    previous ended) are one failure, in the month of its first interval. `end_time` is null
+    while the failure is still open.
+    """
+    seconds = F.when(F.col("end_time").isNotNull(), F.coalesce("duration_s", F.lit(0.0)))
+    intervals = states.select(
+        "equipment_id",
+        "start_time",
+        "end_time",
+        "state",
+        "reason_code",
+        F.coalesce(seconds, F.lit(0.0)).alias("seconds"),
+    )
+    order = Window.partitionBy("equipment_id").orderBy("start_time")
+    continues = (F.lag("end_time").over(order) == F.col("start_time")) & (
+        F.lag("reason_code").over(order) == F.col("reason_code")
+    )
+    pieces = (
+        intervals.where(
+            (F.col("state") == "unplanned_stop")
+            & F.col("reason_code").isin(*[str(r) for r in failure_reasons])
+        )
+        .withColumn("_new", F.when(F.coalesce(continues, F.lit(False)), 0).otherwise(1))
+        .withColumn("_failure", F.sum("_new").over(order.rowsBetween(Window.unboundedPreceding, 0)))
+    )
+    return (
+        pieces.groupBy("equipment_id", "_failure")
+        .agg(
+            F.min("start_time").alias("start_time"),
+            F.when(F.count("end_time") == F.count("*"), F.max("end_time")).alias("end_time"),
+            F.min_by("reason_code", "start_time").alias("reason_code"),
+            F.sum("seconds").alias("repair_s"),
+            _utc_month(F.min("start_time")).alias("month"),
+        )
+        .drop("_failure")
+    )
