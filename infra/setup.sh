@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
-DEBIAN_PACKAGES=(mosquitto postgresql openjdk-17-jre-headless maven)
+DEBIAN_PACKAGES=(mosquitto postgresql openjdk-17-jdk-headless maven)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -44,5 +44,19 @@ if [ ! -f "$jar_stamp" ] || [ infra/pom.xml -nt "$jar_stamp" ]; then
   rm -rf infra/jars
   mvn -q -B -Dstyle.color=never -f infra/pom.xml dependency:copy-dependencies
   touch "$jar_stamp"
+fi
+# The SQL endpoint's read-only rule (infra/readonly/src), compiled against pyspark's own jars.
+# Rebuilt only when its source or the pyspark version changed.
+readonly_jar=infra/readonly/build/plantlake-readonly.jar
+spark_jars=$(.venv/bin/python -c 'import pyspark, pathlib; print(pathlib.Path(pyspark.__file__).parent / "jars")')
+readonly_key=$(cat infra/readonly/src/org/plantlake/sql/*.java <(ls "$spark_jars") | sha256sum | cut -c1-16)
+if [ ! -f "$readonly_jar" ] || [ "$(cat infra/readonly/build/.key 2>/dev/null)" != "$readonly_key" ]; then
+  echo "setup: compiling the SQL endpoint's read-only rule (infra/readonly -> $readonly_jar)"
+  classes=$(mktemp -d)
+  javac -nowarn --release 17 -cp "$spark_jars/*" -d "$classes" infra/readonly/src/org/plantlake/sql/*.java
+  mkdir -p infra/readonly/build
+  jar --create --file "$readonly_jar.tmp" -C "$classes" . && mv "$readonly_jar.tmp" "$readonly_jar"
+  rm -rf "$classes"
+  echo "$readonly_key" > infra/readonly/build/.key
 fi
 echo "setup: ready ($(ls infra/jars/*.jar | wc -l) jars, $(.venv/bin/python --version))"

@@ -86,8 +86,13 @@ def _claim_pyspark_error_loggers() -> None:
         PySparkLogger.getLogger(name)
 
 
-def get_spark(settings: Settings | None = None) -> SparkSession:
+def get_spark(
+    settings: Settings | None = None, extra_conf: dict[str, str] | None = None
+) -> SparkSession:
     """The process's SparkSession (built on first call, then reused).
+
+    `extra_conf` adds to or replaces settings of `spark_conf` for a process with special needs
+    (the SQL endpoint); it applies only when this call builds the session.
 
     >>> spark = get_spark()
     >>> spark.sql("SELECT 1 AS one").collect()
@@ -101,7 +106,7 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.path.realpath(sys.executable))
     builder = SparkSession.builder
-    for key, value in spark_conf(settings).items():
+    for key, value in {**spark_conf(settings), **(extra_conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
