@@ -20,6 +20,7 @@ class Mosquitto:
     username: str
     password: str
     host: str = LOOPBACK
+    log_file: Path | None = None  # default: mosquitto.log in data_dir
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -28,7 +29,7 @@ class Mosquitto:
 
     @property
     def log(self) -> Path:
-        return self.data_dir / "mosquitto.log"
+        return self.log_file or self.data_dir / "mosquitto.log"
 
     @property
     def pid(self) -> int | None:
@@ -61,9 +62,11 @@ class Mosquitto:
     def start(self) -> Mosquitto:
         if not self.conf.exists():
             self.write_config()
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 ["mosquitto", "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -84,6 +87,12 @@ def start_mosquitto(
     port: int | None = None,
     username: str = "plantlake",
     password: str = "plantlake",
+    log_file: Path | None = None,
 ) -> Mosquitto:
-    """Start a broker on 127.0.0.1 (a free port unless given)."""
-    return Mosquitto(Path(data_dir), port or free_port(), username, password).start()
+    """Start a broker on 127.0.0.1 (a free port unless given).
+
+    It runs in a session of its own, so it outlives its caller until `stop()` or a signal to its PID.
+    """
+    broker = Mosquitto(Path(data_dir), port or free_port(), username, password, log_file=log_file)
+    broker.write_config()  # the port and password may have changed since the last start
+    return broker.start()

@@ -44,11 +44,12 @@ class Postgres:
     password: str
     dbname: str = "plant"
     host: str = LOOPBACK
+    log_file: Path | None = None  # default: postgres.log in data_dir
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
     def log(self) -> Path:
-        return self.data_dir / "postgres.log"
+        return self.log_file or self.data_dir / "postgres.log"
 
     @property
     def pid(self) -> int | None:
@@ -99,6 +100,7 @@ class Postgres:
         if not (self.data_dir / "pgdata" / "PG_VERSION").exists():
             self._init()
         log = self.log
+        log.parent.mkdir(parents=True, exist_ok=True)
         if not log.exists():
             log.touch()
         _own(log)
@@ -117,6 +119,7 @@ class Postgres:
                         str(self.data_dir / "sock"),
                     ]
                 ),
+                stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -147,8 +150,12 @@ def start_postgres(
     user: str = "plantlake",
     password: str = "plantlake",
     dbname: str = "plant",
+    log_file: Path | None = None,
 ) -> Postgres:
-    """Start (initialising on first use) a PostgreSQL server on 127.0.0.1."""
+    """Start (initialising on first use) a PostgreSQL server on 127.0.0.1.
+
+    It runs in a session of its own, so it outlives its caller until `stop()` or a signal to its PID.
+    """
     data_dir = Path(data_dir).resolve()
     if os.geteuid() == 0:
         for parent in data_dir.parents:
@@ -157,4 +164,6 @@ def start_postgres(
                     f"the {SYSTEM_USER} user cannot reach {data_dir}: {parent} is closed to other users; "
                     "put the database under a folder others may traverse (e.g. a fresh tempfile.mkdtemp())"
                 )
-    return Postgres(data_dir, port or free_port(), user, password, dbname).start()
+    return Postgres(
+        data_dir, port or free_port(), user, password, dbname, log_file=log_file
+    ).start()

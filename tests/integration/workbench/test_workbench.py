@@ -1,0 +1,223 @@
+"""The workbench, up once on free ports with a lake of its own: every service answers, Dagster
+serves all of plantlake's definitions, a second `up` starts nothing, and `down` leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lakehouse.services.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ("mqtt", "postgres", "opcua", "dagster", "mlflow", "sql", "jupyter")
+
+
+def plantlake(
+    env: dict[str, str], *args: str, timeout_s: float = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
+@pytest.fixture(scope="module")
+def workbench(spark):
+    """`plantlake up` on a fresh lake (its catalog created first) and free ports; `down` after."""
+    from lakehouse.lake import Lake
+
+    base = Path(tempfile.mkdtemp(prefix="plantlake-workbench-"))
+    base.chmod(0o755)  # PostgreSQL runs as the `postgres` user when we are root
+    lake_root = base / "lake"
+    Lake(spark, lake_root).create_all()
+    ports = {}
+    while len(set(ports.values())) < len(SERVICES):
+        ports = {name: free_port() for name in SERVICES}
+    env = dict(os.environ, PLANTLAKE_LAKE_ROOT=str(lake_root), SPARK_LOCAL_IP="127.0.0.1")
+    env |= {f"PLANTLAKE_PORTS__{name.upper()}": str(port) for name, port in ports.items()}
+    started = time.monotonic()
+    up = plantlake(env, "up")
+    up_s = time.monotonic() - started
+    state_file = lake_root / "_workbench" / "state.json"
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        state = json.loads(state_file.read_text())
+        print(f"plantlake up: {up_s:.0f} s")
+        yield {"env": env, "ports": ports, "lake": lake_root, "state": state, "up": up.stdout}
+    finally:
+        plantlake(env, "down")  # nothing left to stop once test_down ran
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def service(workbench, key: str) -> dict:
+    return next(s for s in workbench["state"]["services"] if s["key"] == key)
+
+
+def get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status, response.read()
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_every_service_answers(workbench):
+    ports = workbench["ports"]
+    for name in ("mqtt", "postgres", "opcua"):
+        assert port_open(ports[name]), f"{name} is not listening on {ports[name]}"
+    assert get(f"http://127.0.0.1:{ports['dagster']}/server_info")[0] == 200
+    assert get(f"http://127.0.0.1:{ports['mlflow']}/health")[0] == 200
+    token = service(workbench, "jupyter")["url"].split("token=")[1]
+    status, body = get(f"http://127.0.0.1:{ports['jupyter']}/api/kernelspecs?token={token}")
+    kernels = json.loads(body)
+    assert status == 200 and kernels["default"] == "plantlake"
+    kernel = kernels["kernelspecs"]["plantlake"]["spec"]
+    assert kernel["argv"][0] == sys.executable
+    assert kernel["env"]["PLANTLAKE_LAKE_ROOT"] == str(workbench["lake"])
+    sql = service(workbench, "sql")
+    if sql["pid"]:
+        assert port_open(ports["sql"])
+    else:
+        assert "not available" in sql["note"]
+    # the live plant reaches the ingestion service through the broker
+    status_file = workbench["lake"] / "_landing" / "_status" / "uns.json"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if status_file.exists() and json.loads(status_file.read_text())["received"] > 0:
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"no MQTT message reached ingestion in 60 s: {status_file}")
+    recorded = [s["pid"] for s in workbench["state"]["services"] if s["pid"]]
+    ours = set().union(*(family(pid) for pid in recorded))
+    listening = {
+        (c.laddr.ip, c.laddr.port)
+        for c in psutil.net_connections("inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in ours
+    }
+    assert {ip for ip, _ in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
+
+
+def test_dagster_serves_every_definition(workbench):
+    from orchestration.definitions import defs
+    from orchestration.workbench.services import graphql
+
+    graph = defs.resolve_asset_graph()
+    expected_assets = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    expected_checks = {
+        f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
+    }
+    data = graphql(
+        workbench["ports"]["dagster"],
+        """{ assetNodes { assetKey { path }
+               assetChecksOrError { ... on AssetChecks { checks { name } } } }
+             repositoriesOrError { ... on RepositoryConnection { nodes {
+               schedules { name } sensors { name sensorState { status } } } } } }""",
+    )
+    assets = {"/".join(n["assetKey"]["path"]) for n in data["assetNodes"]}
+    checks = {
+        f"{'/'.join(n['assetKey']['path'])}:{c['name']}"
+        for n in data["assetNodes"]
+        for c in n["assetChecksOrError"].get("checks", [])
+    }
+    (repository,) = data["repositoriesOrError"]["nodes"]
+    assert assets == expected_assets
+    assert checks == expected_checks and checks
+    assert {s["name"] for s in repository["schedules"]} == {s.name for s in defs.schedules}
+    assert {s["name"] for s in repository["sensors"]} == {s.name for s in defs.sensors}
+    assert {s["sensorState"]["status"] for s in repository["sensors"]} == {"RUNNING"}
+
+    deadline = time.monotonic() + 60  # the daemon's first heartbeat (sensors, schedules, queue)
+    while True:
+        health = graphql(
+            workbench["ports"]["dagster"],
+            "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }",
+        )
+        daemons = health["instance"]["daemonHealth"]["allDaemonStatuses"]
+        unhealthy = [d["daemonType"] for d in daemons if d["required"] and not d["healthy"]]
+        if not unhealthy or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert not unhealthy
+    assert {"SENSOR", "SCHEDULER"} <= {d["daemonType"] for d in daemons}
+
+
+def our_processes(lake: Path) -> list[psutil.Process]:
+    """Every process running with this lake in its environment (what `up` started, and theirs)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("PLANTLAKE_LAKE_ROOT") == str(lake):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def family(pid: int) -> set[int]:
+    try:
+        proc = psutil.Process(pid)
+        return {pid} | {c.pid for c in proc.children(recursive=True)}
+    except psutil.Error:
+        return set()
+
+
+def test_up_twice_reports_what_runs_and_starts_nothing(workbench):
+    state_file = workbench["lake"] / "_workbench" / "state.json"
+    before = state_file.read_text()
+    began = time.time()
+    again = plantlake(workbench["env"], "up")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already running" in again.stdout
+    recorded = [s for s in workbench["state"]["services"] if s["pid"]]
+    for s in recorded:
+        assert str(s["pid"]) in again.stdout and s["url"] in again.stdout.replace("\n", "")
+    assert state_file.read_text() == before
+    ours = set().union(*(family(s["pid"]) for s in recorded))
+    new = [
+        p
+        for p in our_processes(workbench["lake"])
+        if p.create_time() >= began and p.pid not in ours
+    ]
+    assert not new, [p.cmdline() for p in new]
+
+
+def test_down_leaves_nothing(workbench):
+    recorded = [s for s in workbench["state"]["services"] if s["pid"]]
+    pids = set().union(*(family(s["pid"]) for s in recorded))
+    procs = [psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)]
+    assert len(procs) >= len(recorded)
+    down = plantlake(workbench["env"], "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+
+    def running(proc: psutil.Process) -> bool:
+        try:
+            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    left = [(p.pid, p.cmdline()) for p in procs if running(p)]
+    assert not left
+    assert not [p.cmdline() for p in our_processes(workbench["lake"]) if running(p)]
+    assert not [name for name, port in workbench["ports"].items() if port_open(port)]
+    assert not (workbench["lake"] / "_workbench" / "state.json").exists()
