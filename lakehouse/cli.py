@@ -130,6 +130,85 @@ def sql(
         console.print(f"{len(result)} row(s)", style="dim")
 
 
+@app.command("sql-endpoint")
+def sql_endpoint(
+    port: int | None = typer.Option(
+        None, help="TCP port on 127.0.0.1 (default: the setting ports.sql, 10000)"
+    ),
+    read_write: bool = typer.Option(
+        False, "--read-write", help="let clients write (INSERT, DELETE, CREATE, …)"
+    ),
+    refresh_s: float = typer.Option(
+        10.0, "--refresh-s", help="seconds between looks for tables other processes created"
+    ),
+) -> None:
+    """Serve every lake table by name over JDBC/ODBC (HiveServer2) on 127.0.0.1 until stopped.
+
+    Read-only unless --read-write. Prints a line with `ready` and the JDBC URL once clients can
+    connect; SIGTERM or Ctrl-C stops it.
+    """
+    from lakehouse.services.ports import LOOPBACK
+    from lakehouse.spark import SparkSetupError
+    from lakehouse.sql_endpoint import EndpointStartError, serve
+
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        err_console.print(f"[red]configuration error[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    port = port or settings.ports.sql
+    if not _port_is_free(LOOPBACK, port):
+        err_console.print(
+            f"[red]port {port} on {LOOPBACK} is in use[/red]: choose another with --port"
+        )
+        raise typer.Exit(1)
+
+    def ready(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        serve(settings, port, read_write=read_write, refresh_s=refresh_s, ready=ready)
+    except (EndpointStartError, SparkSetupError) as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@app.command()
+def docs(
+    check: bool = typer.Option(
+        False, "--check", help="only check that the file is up to date (exit 1 if not)"
+    ),
+) -> None:
+    """Write docs/tables.md from the catalog: every table, its columns and example queries."""
+    from lakehouse.docs import TABLES_DOC, render_tables_doc
+
+    text = render_tables_doc()
+    current = TABLES_DOC.read_text() if TABLES_DOC.exists() else None
+    if check:
+        if current != text:
+            err_console.print(f"{TABLES_DOC} is out of date: run `plantlake docs`")
+            raise typer.Exit(1)
+        err_console.print(f"{TABLES_DOC} is up to date")
+        return
+    if current == text:
+        err_console.print(f"{TABLES_DOC} is up to date")
+        return
+    TABLES_DOC.parent.mkdir(parents=True, exist_ok=True)
+    TABLES_DOC.write_text(text)
+    err_console.print(f"wrote {TABLES_DOC}")
+
+
 def spark_error_message(exc: Exception) -> str:
     """Spark's own message for a failed statement: condition and text, no JVM stack or plan."""
     getter = getattr(exc, "getMessage", None)

@@ -65,6 +65,34 @@ TABLES = (
         ),
         primary_key=("equipment_id", "shift_id"),
         partition_by=("event_date",),
+        examples=(
+            """-- OEE per equipment and shift on the latest day, worst first
+SELECT equipment_id, shift_name, round(oee, 3) AS oee, round(availability, 3) AS availability,
+       round(performance, 3) AS performance, round(quality, 3) AS quality, is_complete
+FROM gold.oee_shift
+WHERE local_date = (SELECT max(local_date) FROM gold.oee_shift)
+ORDER BY oee""",
+            """-- OEE by line for the latest day, rolled up from the shifts by summing times and counts
+SELECT line,
+       sum(run_s) / nullif(sum(planned_busy_s), 0) AS availability,
+       sum(ideal_time_s) / nullif(sum(run_s), 0) AS performance,
+       sum(good) / nullif(sum(produced), 0) AS quality,
+       sum(run_s) / nullif(sum(planned_busy_s), 0) * sum(ideal_time_s) / nullif(sum(run_s), 0)
+         * sum(good) / nullif(sum(produced), 0) AS oee
+FROM gold.oee_shift
+WHERE local_date = (SELECT max(local_date) FROM gold.oee_shift)
+GROUP BY line
+ORDER BY oee""",
+            """-- Where the minutes went: OEE losses per shift name over the last 7 days
+SELECT shift_name,
+       round(sum(availability_loss_min)) AS availability_loss_min,
+       round(sum(performance_loss_min)) AS performance_loss_min,
+       round(sum(quality_loss_min)) AS quality_loss_min
+FROM gold.oee_shift
+WHERE event_date > date_sub((SELECT max(event_date) FROM gold.oee_shift), 7)
+GROUP BY shift_name
+ORDER BY availability_loss_min + performance_loss_min + quality_loss_min DESC""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -79,6 +107,29 @@ TABLES = (
             *OEE_RATIOS,
         ),
         primary_key=("site", "area", "line", "local_date"),
+        examples=(
+            """-- OEE by line for the latest day
+SELECT site, area, line, round(oee, 3) AS oee, round(availability, 3) AS availability,
+       round(performance, 3) AS performance, round(quality, 3) AS quality, produced, good
+FROM gold.oee_line_day
+WHERE local_date = (SELECT max(local_date) FROM gold.oee_line_day)
+ORDER BY oee""",
+            """-- Daily OEE trend per line over the last 14 days
+SELECT line, local_date, round(oee, 3) AS oee, round(availability_loss_min) AS availability_loss_min
+FROM gold.oee_line_day
+WHERE local_date > date_sub((SELECT max(local_date) FROM gold.oee_line_day), 14)
+ORDER BY line, local_date""",
+            """-- The 10 worst line-days and what they lost most to
+SELECT line, local_date, round(oee, 3) AS oee,
+       CASE greatest(availability_loss_min, performance_loss_min, quality_loss_min)
+         WHEN availability_loss_min THEN 'availability'
+         WHEN performance_loss_min THEN 'performance'
+         ELSE 'quality' END AS biggest_loss
+FROM gold.oee_line_day
+WHERE oee IS NOT NULL
+ORDER BY oee
+LIMIT 10""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -93,6 +144,23 @@ TABLES = (
             *OEE_RATIOS,
         ),
         primary_key=("site", "week_start"),
+        examples=(
+            """-- Weekly OEE per site, latest week first
+SELECT site, iso_week, round(oee, 3) AS oee, round(availability, 3) AS availability,
+       round(performance, 3) AS performance, round(quality, 3) AS quality
+FROM gold.oee_site_week
+ORDER BY week_start DESC, site""",
+            """-- Week-over-week change of OEE per site (percentage points)
+SELECT site, iso_week, round(100 * oee, 1) AS oee_pct,
+       round(100 * (oee - lag(oee) OVER (PARTITION BY site ORDER BY week_start)), 1) AS change_pp
+FROM gold.oee_site_week
+ORDER BY site, week_start""",
+            """-- Output per site and week: produced, good, scrap, rework and the scrap share
+SELECT site, iso_week, produced, good, scrap, rework,
+       round(100 * scrap / nullif(produced, 0), 2) AS scrap_pct
+FROM gold.oee_site_week
+ORDER BY week_start DESC, site""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -111,6 +179,30 @@ TABLES = (
         ),
         primary_key=("site", "area", "line", "event_date", "state", "reason_code"),
         partition_by=("event_date",),
+        examples=(
+            """-- Top 10 downtime reasons over the last 7 days, all lines
+SELECT state, reason_code, sum(stops) AS stops, round(sum(downtime_min)) AS downtime_min
+FROM gold.downtime_pareto
+WHERE event_date > date_sub((SELECT max(event_date) FROM gold.downtime_pareto), 7)
+GROUP BY state, reason_code
+ORDER BY downtime_min DESC
+LIMIT 10""",
+            """-- Pareto of unplanned stops per line on the latest day, with the cumulative share
+SELECT line, reason_code, round(downtime_min, 1) AS downtime_min,
+       round(100 * sum(downtime_min) OVER (PARTITION BY line ORDER BY downtime_min DESC
+             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+             / sum(downtime_min) OVER (PARTITION BY line), 1) AS cumulative_pct
+FROM gold.downtime_pareto
+WHERE state = 'unplanned_stop'
+  AND event_date = (SELECT max(event_date) FROM gold.downtime_pareto)
+ORDER BY line, downtime_min DESC""",
+            """-- Mean stop duration per reason (minutes per stop), longest first
+SELECT reason_code, sum(stops) AS stops,
+       round(sum(downtime_min) / nullif(sum(stops), 0), 1) AS minutes_per_stop
+FROM gold.downtime_pareto
+GROUP BY reason_code
+ORDER BY minutes_per_stop DESC""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -128,6 +220,27 @@ TABLES = (
             Column("mttr_h", "double", "repair time / failures (h); null without failures"),
         ),
         primary_key=("equipment_id", "month"),
+        examples=(
+            """-- MTBF and MTTR per equipment for the latest month, least reliable first
+SELECT equipment_id, failures, round(mtbf_h, 1) AS mtbf_h, round(mttr_h, 2) AS mttr_h
+FROM gold.reliability
+WHERE month = (SELECT max(month) FROM gold.reliability)
+ORDER BY failures DESC, mtbf_h""",
+            """-- Equipment with the most failures over the last 3 months
+SELECT equipment_id, sum(failures) AS failures, round(sum(repair_s) / 3600, 1) AS repair_h
+FROM gold.reliability
+WHERE month > add_months((SELECT max(month) FROM gold.reliability), -3)
+GROUP BY equipment_id
+ORDER BY failures DESC
+LIMIT 10""",
+            """-- Plant MTBF and MTTR per month, from summed operating and repair times
+SELECT month, sum(failures) AS failures,
+       round(sum(operating_s) / 3600 / nullif(sum(failures), 0), 1) AS mtbf_h,
+       round(sum(repair_s) / 3600 / nullif(sum(failures), 0), 2) AS mttr_h
+FROM gold.reliability
+GROUP BY month
+ORDER BY month""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -157,6 +270,31 @@ TABLES = (
             Column("out_of_control", "boolean", "any rule violated"),
         ),
         primary_key=("inspection_id",),
+        examples=(
+            """-- SPC rule hits by rule over all points
+SELECT rule, count(*) AS points
+FROM (SELECT explode(rules_violated) AS rule FROM gold.spc)
+GROUP BY rule
+ORDER BY points DESC""",
+            """-- Out-of-control points per equipment and characteristic over the last 7 days
+SELECT equipment_id, characteristic, count(*) AS points,
+       count_if(out_of_control) AS out_of_control,
+       round(100 * count_if(out_of_control) / count(*), 1) AS out_of_control_pct
+FROM gold.spc
+WHERE inspected_at > (SELECT max(inspected_at) FROM gold.spc) - INTERVAL 7 DAYS
+GROUP BY equipment_id, characteristic
+ORDER BY out_of_control DESC""",
+            """-- Current control limits and latest point per equipment and characteristic
+SELECT equipment_id, characteristic,
+       round(max_by(centre_line, inspected_at), 4) AS centre_line,
+       round(max_by(lcl, inspected_at), 4) AS lcl,
+       round(max_by(ucl, inspected_at), 4) AS ucl,
+       round(max_by(measured, inspected_at), 4) AS last_measured,
+       max(inspected_at) AS last_inspected_at
+FROM gold.spc
+GROUP BY equipment_id, characteristic
+ORDER BY equipment_id, characteristic""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -177,6 +315,28 @@ TABLES = (
         ),
         primary_key=("product_id", "site", "area", "line", "event_date"),
         partition_by=("event_date",),
+        examples=(
+            """-- Worst first-pass yield by product and line over the last 7 days (summed counts)
+SELECT product_id, line, sum(produced) AS produced,
+       round(sum(good) / nullif(sum(produced), 0), 4) AS first_pass_yield
+FROM gold.quality
+WHERE event_date > date_sub((SELECT max(event_date) FROM gold.quality), 7)
+GROUP BY product_id, line
+ORDER BY first_pass_yield
+LIMIT 10""",
+            """-- Daily scrap and rework rate per line
+SELECT line, event_date,
+       round(100 * sum(scrap) / nullif(sum(produced), 0), 2) AS scrap_pct,
+       round(100 * sum(rework) / nullif(sum(produced), 0), 2) AS rework_pct
+FROM gold.quality
+GROUP BY line, event_date
+ORDER BY line, event_date""",
+            """-- Products whose rework rate was above 5 % on any day
+SELECT product_id, line, event_date, produced, rework, round(100 * rework_rate, 1) AS rework_pct
+FROM gold.quality
+WHERE rework_rate > 0.05
+ORDER BY rework_rate DESC""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -197,6 +357,29 @@ TABLES = (
         ),
         primary_key=("site", "area", "line", "event_date"),
         partition_by=("event_date",),
+        examples=(
+            """-- kWh per good unit per line and day over the last 14 days
+SELECT line, event_date, round(energy_kwh, 1) AS energy_kwh, good_units,
+       round(kwh_per_good_unit, 3) AS kwh_per_good_unit
+FROM gold.energy
+WHERE event_date > date_sub((SELECT max(event_date) FROM gold.energy), 14)
+ORDER BY line, event_date""",
+            """-- Energy per line and ISO week, and kWh per good unit from the weekly sums
+SELECT line, date_trunc('week', event_date) AS week_start,
+       round(sum(energy_kwh)) AS energy_kwh, sum(good_units) AS good_units,
+       round(sum(energy_kwh) / nullif(sum(good_units), 0), 3) AS kwh_per_good_unit
+FROM gold.energy
+GROUP BY line, date_trunc('week', event_date)
+ORDER BY line, week_start""",
+            """-- Days when a line used over 10 % more energy per good unit than its own average
+SELECT line, event_date, round(kwh_per_good_unit, 3) AS kwh_per_good_unit,
+       round(avg_kwh_per_good_unit, 3) AS line_average
+FROM (SELECT line, event_date, kwh_per_good_unit,
+             avg(kwh_per_good_unit) OVER (PARTITION BY line) AS avg_kwh_per_good_unit
+      FROM gold.energy)
+WHERE kwh_per_good_unit > 1.1 * avg_kwh_per_good_unit
+ORDER BY kwh_per_good_unit / avg_kwh_per_good_unit DESC""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -232,6 +415,31 @@ TABLES = (
         ),
         primary_key=("equipment_id", "hour_start"),
         partition_by=("event_date",),
+        examples=(
+            """-- Rising vibration: equipment whose hourly mean is furthest above its 24-hour mean (last day)
+SELECT equipment_id, kind, max(vibration_trend_24h_mm_s) AS max_trend_mm_s,
+       max(vibration_max_mm_s) AS max_vibration_mm_s
+FROM gold.asset_health_features
+WHERE hour_start > (SELECT max(hour_start) FROM gold.asset_health_features) - INTERVAL 24 HOURS
+GROUP BY equipment_id, kind
+ORDER BY max_trend_mm_s DESC
+LIMIT 10""",
+            """-- Hours since maintenance and tool wear per equipment, from its latest hour
+SELECT equipment_id, kind,
+       round(max_by(hours_since_maintenance, hour_start), 1) AS hours_since_maintenance,
+       round(max_by(tool_wear_pct, hour_start), 1) AS tool_wear_pct,
+       max(hour_start) AS latest_hour
+FROM gold.asset_health_features
+GROUP BY equipment_id, kind
+ORDER BY hours_since_maintenance DESC""",
+            """-- Daily profile per equipment: running hours, unplanned stops, parts and mean temperature
+SELECT equipment_id, event_date, round(sum(run_s) / 3600, 1) AS run_h,
+       sum(unplanned_stops) AS unplanned_stops, sum(parts_produced) AS parts,
+       round(avg(temperature_mean_c), 1) AS temperature_mean_c
+FROM gold.asset_health_features
+GROUP BY equipment_id, event_date
+ORDER BY equipment_id, event_date""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -264,5 +472,25 @@ TABLES = (
             Column("updated_at", "timestamp", "when this row was computed (UTC)", nullable=False),
         ),
         primary_key=("equipment_id",),
+        examples=(
+            """-- Assets at risk: highest predicted failure probability first, with their state now
+SELECT equipment_id, line, kind, state, round(failure_probability, 3) AS failure_probability,
+       predicted_at, round(vibration_mm_s, 2) AS vibration_mm_s, round(tool_wear_pct, 1) AS tool_wear_pct
+FROM gold.asset_state
+WHERE failure_probability IS NOT NULL
+ORDER BY failure_probability DESC
+LIMIT 10""",
+            """-- Equipment not running now, longest in its state first
+SELECT equipment_id, line, state, reason_code, state_since,
+       timestampdiff(MINUTE, state_since, updated_at) AS minutes_in_state
+FROM gold.asset_state
+WHERE state <> 'running'
+ORDER BY minutes_in_state DESC""",
+            """-- Number of equipment per line and state now, with the lowest current-shift OEE
+SELECT line, state, count(*) AS equipment, round(min(shift_oee), 3) AS lowest_shift_oee
+FROM gold.asset_state
+GROUP BY line, state
+ORDER BY line, state""",
+        ),
     ),
 )

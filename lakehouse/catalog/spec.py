@@ -64,6 +64,8 @@ class TableSpec:
     partition_by: tuple[str, ...] = ()
     grain: str = ""
     properties: dict[str, str] = field(default_factory=dict)
+    # SQL an analyst would run on the table (docs/tables.md shows them; tests run them).
+    examples: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.layer not in LAYERS:
