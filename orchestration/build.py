@@ -15,12 +15,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from lakehouse.lake import Lake
 from transforms.gold import asset_state as asset_state_t
-from transforms.gold import downtime, energy, features, oee, quality, reliability, spc
+from transforms.gold import (
+    downtime,
+    energy,
+    features,
+    oee,
+    quality,
+    quality_features,
+    reliability,
+    spc,
+)
 from transforms.silver import counts, master_data, mes_events, readings, states
 
 log = logging.getLogger(__name__)
@@ -448,6 +457,26 @@ def build_features(lake: Lake, days: Iterable[date]) -> Built:
     return _replace_days(lake, "gold.asset_health_features", df, days, started)
 
 
+def build_quality_features(lake: Lake, days: Iterable[date]) -> Built:
+    """gold.quality_features for the hours of the given days (lots looked up 7 days back)."""
+    days = _days(days)
+    _ensure(lake, "gold.quality_features")
+    started = time.perf_counter()
+    if not days:
+        return Built("gold.quality_features", 0)
+    back = days[0] - timedelta(days=7)
+    df = quality_features.quality_features(
+        _between(lake.read("silver.production_counts"), back, days[-1]),
+        _between(lake.read("gold.asset_health_features"), days[0], days[-1]),
+        _readings_between(lake, back, days[-1], ("material_lot",)),
+        lake.read("silver.shift_calendar"),
+        lake.read("silver.equipment"),
+        day_from=days[0],
+        day_to=days[-1],
+    )
+    return _replace_days(lake, "gold.quality_features", df, days, started)
+
+
 def build_asset_state(
     lake: Lake, predictions: DataFrame | None = None, *, as_of: datetime | None = None
 ) -> Built:
@@ -456,6 +485,14 @@ def build_asset_state(
     started = time.perf_counter()
     as_of = as_of or data_as_of(lake)
     recent = as_of.date() - timedelta(days=1)
+    if predictions is None and lake.exists("gold.maintenance_predictions"):
+        latest = Window.partitionBy("equipment_id").orderBy(F.col("hour_start").desc())
+        predictions = (
+            lake.read("gold.maintenance_predictions")
+            .withColumn("_n", F.row_number().over(latest))
+            .where("_n = 1")
+            .select("equipment_id", "failure_probability", "predicted_at")
+        )
     df = asset_state_t.asset_state(
         lake.read("silver.equipment"),
         lake.read("silver.equipment_states"),
@@ -499,6 +536,7 @@ def refresh(lake: Lake, days: Iterable[date] | None = None, *, rebuild: bool = F
         built.append(build_quality(lake, touched))
         built.append(build_energy(lake, touched))
         built.append(build_features(lake, touched))
+        built.append(build_quality_features(lake, touched))
         built.append(build_reliability(lake))
         inspections = next(b for b in built if b.table == "silver.quality_inspections")
         if rebuild or inspections.version is not None or not lake.exists("gold.spc"):

@@ -55,6 +55,15 @@ def demo(
         30, help="plant minutes of the live run through the real connectors (0: skip)"
     ),
     speed: float = typer.Option(60, help="plant seconds per wall-clock second in the live run"),
+    history_days: int = typer.Option(
+        14,
+        min=0,
+        help="days of plant history before `start` (historian export) to train the models on "
+        "(0: no models)",
+    ),
+    history_sample_s: int = typer.Option(
+        60, min=1, help="the history's analog tags every N seconds at most"
+    ),
     fresh: bool = typer.Option(
         False, help="delete the lake first (only a folder plantlake made) so that runs compare"
     ),
@@ -89,9 +98,26 @@ def demo(
 
     out_dir = lake.root / "_backfill" / f"seed={seed}"
     first_day = datetime.fromisoformat(start).replace(tzinfo=UTC)
-    with step(f"generating {days} day(s) of plant history (seed {seed}) into {out_dir}"):
+    history_start = first_day - timedelta(days=history_days)
+    history = [history_start.date() + timedelta(days=i) for i in range(history_days)]
+    with step(
+        f"generating {days} day(s) of plant history (seed {seed}) into {out_dir}"
+        + (
+            f", after {history_days} days of historian export (analog tags every "
+            f"{history_sample_s} s, no auxiliary tags) from {history_start:%Y-%m-%d}"
+            if history_days
+            else ""
+        )
+    ):
         summary = backfill(
-            load_plant_config(), seed=seed, days=days, out_dir=out_dir, start=first_day
+            load_plant_config(),
+            seed=seed,
+            days=history_days + days,
+            out_dir=out_dir,
+            start=history_start,
+            sample_s=history_sample_s,
+            aux=False,
+            detail_from=first_day,
         )
         console.print(f"  {summary}")
 
@@ -122,6 +148,19 @@ def demo(
         for r in rows:
             table.add_row(r.site, r.line, f"{r.readings:,}", str(r.first), str(r.last))
         console.print(table)
+    if history:
+        with step(
+            f"building silver and gold for the {len(history)} history days in one pass "
+            "(the build functions of the Dagster assets)"
+        ):
+            from orchestration.build import refresh
+
+            built = refresh(lake, history, rebuild=True)
+            console.print(
+                f"  {len(built.built)} tables in {built.seconds:.0f} s; "
+                f"{lake.read('gold.asset_health_features').count():,} feature hours"
+            )
+        _models(lake)
     if live_minutes > 0:
         from orchestration.live import run_live_demo
 
@@ -160,16 +199,98 @@ def demo(
     days = [first_day.date() + timedelta(days=i) for i in range(days)]
     if live_minutes > 0:
         days.append(datetime.now(UTC).date())
-    _silver_and_gold(
+    runs = _silver_and_gold(
         lake,
         days,
         Path(out_dir) / "truth" / "shifts.parquet",
         last_day=days[-1 - (live_minutes > 0)],
+        # after the history's one-pass build, the loaded days are rebuilt from bronze
+        rebuild=bool(history),
     )
+    if history:
+        _predictions(lake, days[-1 - (live_minutes > 0)], runs)
     console.print(f"[green]demo finished in {time.perf_counter() - started:.0f} s[/green]")
 
 
-def _silver_and_gold(lake, days, truth_path: Path, last_day) -> None:
+def _models(lake) -> None:
+    """Train both models through Dagster (job train_models) and print their holdout metrics
+    beside the baselines."""
+    from orchestration.materialize import materialize_training
+
+    with step("training the maintenance and quality models through Dagster (job train_models)"):
+        run, metadata = materialize_training(lake)
+        if not run.success:
+            console.print(f"[red]training failed[/red]\n{run.failure}")
+            raise typer.Exit(1)
+        for asset, meta in sorted(metadata.items()):
+            console.print(
+                f"  {asset}: {meta['registered_model']} v{meta['version']} is "
+                f"{meta['role']} ({meta['gate']}); trained in {meta['train_seconds']:.1f} s; "
+                f"holdout {meta['holdout_window']}"
+            )
+            console.print(_indent(meta["holdout_metrics"]))
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in str(text).splitlines())
+
+
+def _predictions(lake, day, runs) -> None:
+    """What the champions predicted for `day`: the machines most at risk, defects expected."""
+    for run in runs:
+        for table in ("gold/maintenance_predictions", "gold/quality_predictions"):
+            meta = run.metadata.get(table, {})
+            if "scoring_seconds_per_1000_rows" in meta:
+                console.print(
+                    f"  {run.day} {table}: {meta['dagster/row_count']:,} rows scored by "
+                    f"{meta['model']} in {meta['scoring_seconds_per_1000_rows']:.3f} s per 1,000 rows"
+                )
+    risk = lake.spark.sql(
+        f"""
+        SELECT p.equipment_id, max_by(p.failure_probability, p.hour_start) AS p_now,
+               max(p.failure_probability) AS p_max, max_by(p.rul_h, p.hour_start) AS rul_h,
+               first(p.model_version) AS v, count_if(p.alarm) AS alarm_hours
+        FROM gold.maintenance_predictions p WHERE p.event_date = DATE'{day}'
+        GROUP BY p.equipment_id ORDER BY p_now DESC LIMIT 5
+        """
+    ).collect()
+    table = Table(title=f"gold.maintenance_predictions on {day}: most at risk at the day's end")
+    for column in ("equipment", "P(fail 24 h)", "max in day", "RUL h", "alarm hours", "model"):
+        table.add_column(column, justify="left" if column == "equipment" else "right")
+    for r in risk:
+        table.add_row(
+            r.equipment_id,
+            f"{r.p_now:.1%}",
+            f"{r.p_max:.1%}",
+            "" if r.rul_h is None else f"{r.rul_h:.0f}",
+            str(r.alarm_hours),
+            f"v{r.v}",
+        )
+    console.print(table)
+    q = lake.spark.sql(
+        f"""
+        SELECT count(*) AS n, sum(produced) AS produced, sum(expected_defects) AS expected,
+               sum(actual_defects) AS actual, first(model_version) AS v
+        FROM gold.quality_predictions WHERE event_date = DATE'{day}'
+        """
+    ).first()
+    if q and q.n:
+        console.print(
+            f"gold.quality_predictions on {day} (plantlake-quality v{q.v}): {q.n:,} batches, "
+            f"{q.produced:,} parts, {q.expected:,.0f} defects expected, {q.actual:,} reported"
+        )
+    drift = lake.spark.sql(
+        "SELECT model_name, count_if(drifted) AS drifted, count(*) AS n FROM gold.feature_drift "
+        f"WHERE score_start = TIMESTAMP'{day} 00:00:00' GROUP BY model_name ORDER BY model_name"
+    ).collect()
+    for r in drift:
+        console.print(
+            f"gold.feature_drift {day}: {r.model_name}: {r.drifted} of {r.n} features with "
+            "PSI > 0.2 against the training window"
+        )
+
+
+def _silver_and_gold(lake, days, truth_path: Path, last_day, *, rebuild: bool = False) -> list:
     """Materialize silver and gold with Dagster for each day; print OEE, checks, ground truth."""
     from orchestration.materialize import materialize_days
     from orchestration.truth import compare_with_truth
@@ -177,7 +298,7 @@ def _silver_and_gold(lake, days, truth_path: Path, last_day) -> None:
     with step(
         f"materializing silver and gold with Dagster, one run per day: {', '.join(map(str, days))}"
     ):
-        runs = materialize_days(lake, days)
+        runs = materialize_days(lake, days, rebuild=rebuild)
         for run in runs:
             checks = run.checks
             failed = [c for c in checks if not c.passed]
@@ -254,3 +375,4 @@ def _silver_and_gold(lake, days, truth_path: Path, last_day) -> None:
     if truth_path.exists():
         with step("comparing gold.oee_shift with the simulator's ground truth"):
             console.print(f"  {compare_with_truth(lake, truth_path)}")
+    return runs

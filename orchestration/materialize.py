@@ -32,6 +32,7 @@ class PartitionRun:
     skipped: list[str] = field(default_factory=list)
     checks: list[CheckOutcome] = field(default_factory=list)
     failure: str = ""
+    metadata: dict[str, dict] = field(default_factory=dict)  # per asset materialized
 
 
 def dagster_instance(lake: Lake) -> dg.DagsterInstance:
@@ -67,24 +68,51 @@ def materialize_days(lake: Lake, days: list[date], *, rebuild: bool = False) -> 
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         run = PartitionRun(day, result.success, time.perf_counter() - started)
-        for event in result.all_events:
-            kind = event.event_type_value
-            if kind == "ASSET_MATERIALIZATION":
-                run.materialized.append(event.asset_key.to_user_string())
-            elif kind == "STEP_SKIPPED":
-                run.skipped.append(event.step_key)
-            elif kind == "STEP_FAILURE":
-                run.failure += f"{event.step_key}: {event.message}\n"
-            elif kind == "ASSET_CHECK_EVALUATION":
-                evaluation = event.event_specific_data
-                summary = evaluation.metadata.get("summary")
-                run.checks.append(
-                    CheckOutcome(
-                        evaluation.asset_key.to_user_string(),
-                        evaluation.passed,
-                        evaluation.severity.value.lower(),
-                        summary.value if summary else "",
-                    )
-                )
+        _collect(run, result)
         runs.append(run)
     return runs
+
+
+def _collect(run: PartitionRun, result) -> None:
+    """What a run materialized, skipped and failed, and its check outcomes."""
+    for event in result.all_events:
+        kind = event.event_type_value
+        if kind == "ASSET_MATERIALIZATION":
+            asset = event.asset_key.to_user_string()
+            run.materialized.append(asset)
+            run.metadata[asset] = {
+                k: v.value for k, v in event.event_specific_data.materialization.metadata.items()
+            }
+        elif kind == "STEP_SKIPPED":
+            run.skipped.append(event.step_key)
+        elif kind == "STEP_FAILURE":
+            run.failure += f"{event.step_key}: {event.message}\n"
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            summary = evaluation.metadata.get("summary")
+            run.checks.append(
+                CheckOutcome(
+                    evaluation.asset_key.to_user_string(),
+                    evaluation.passed,
+                    evaluation.severity.value.lower(),
+                    summary.value if summary else evaluation.description or "",
+                )
+            )
+
+
+def materialize_training(lake: Lake) -> tuple[PartitionRun, dict[str, dict]]:
+    """One `train_models` run (both models); returns the run and each model asset's metadata."""
+    from orchestration.definitions import defs
+    from orchestration.defs.resources import LakeResource, register
+
+    register(lake)
+    started = time.perf_counter()
+    result = defs.resolve_job_def("train_models").execute_in_process(
+        instance=dagster_instance(lake),
+        resources={"lake": LakeResource(lake_root=str(lake.root))},
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    run = PartitionRun(date.today(), result.success, time.perf_counter() - started)
+    _collect(run, result)
+    return run, run.metadata

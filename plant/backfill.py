@@ -62,11 +62,13 @@ def backfill(
     *,
     sample_s: int | None = None,
     aux: bool = True,
+    detail_from: datetime | None = None,
 ) -> BackfillSummary:
     """Generate `days` days of the plant from `start` (default: ending at today 00:00 UTC).
 
     `sample_s` and `aux` make it a historian export (see `PlantModel.readings`): weeks of
-    history for model training at a fraction of the readings.
+    history for model training at a fraction of the readings. With `detail_from`, the days from
+    then on are generated in full instead (one plant run: counters and wear carry over).
     """
     out = Path(out_dir)
     if out.exists():
@@ -78,7 +80,10 @@ def backfill(
     readings = 0
     for d in range(days):
         a = start_s + d * 86400
-        table = model.readings(a, a + 86400, sample_s=sample_s, aux=aux)
+        if detail_from is not None and a >= detail_from.timestamp():
+            table = model.readings(a, a + 86400)
+        else:
+            table = model.readings(a, a + 86400, sample_s=sample_s, aux=aux)
         folder = out / "uns" / f"date={datetime.fromtimestamp(a, UTC):%Y-%m-%d}"
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(

@@ -40,3 +40,36 @@ def lake(spark, tmp_path: Path):
     lake = Lake(spark, tmp_path / "lake")
     lake.attach()
     return lake
+
+
+HISTORY_FIRST_DAY = "2026-02-16"
+HISTORY_DAYS = 14
+
+
+@pytest.fixture(scope="session")
+def _history_lake(spark, tmp_path_factory: pytest.TempPathFactory):
+    """14 days of the simulated plant (analog tags every 5 min, seed 1) in bronze, silver and
+    gold: built once per test run (about two minutes), shared read-only by the ML, notebook
+    and workbench tests. Take it through `small_lake`, which registers its tables by name."""
+    from datetime import date
+
+    from lakehouse.lake import Lake
+    from orchestration.history import build_history
+
+    lake = Lake(spark, tmp_path_factory.mktemp("history") / "lake")
+    lake.create_all()
+    build_history(
+        lake, first_day=date.fromisoformat(HISTORY_FIRST_DAY), days=HISTORY_DAYS, sample_s=300
+    )
+    return lake
+
+
+@pytest.fixture
+def small_lake(_history_lake):
+    """The shared 14-day lake, its tables registered by name in the test's SparkSession.
+
+    Tests must not change its tables (train models, score into gold only in a copy or with
+    tables no other test reads); its MLflow store is `<lake>/_mlflow/`.
+    """
+    _history_lake.attach()
+    return _history_lake

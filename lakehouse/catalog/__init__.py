@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lakehouse.catalog import bronze, gold, ops, silver
+from lakehouse.catalog import bronze, gold, ops, predictions, silver
 from lakehouse.catalog.spec import LAYERS, CatalogError, Column, TableSpec
 
 __all__ = ["CATALOG", "LAYERS", "CatalogError", "Column", "TableSpec", "all_tables", "get_table"]
@@ -18,7 +18,7 @@ def _collect(*modules) -> dict[str, TableSpec]:
     return catalog
 
 
-CATALOG: dict[str, TableSpec] = _collect(bronze, silver, gold, ops)
+CATALOG: dict[str, TableSpec] = _collect(bronze, silver, gold, predictions, ops)
 
 
 def get_table(name: str) -> TableSpec:

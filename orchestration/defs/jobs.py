@@ -28,6 +28,21 @@ def hourly_refresh(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"hourly-{when:%Y%m%dT%H}", partition_key=day)
 
 
-SCHEDULES = [hourly_refresh]
+train_job = dg.define_asset_job(
+    "train_models",
+    selection=dg.AssetSelection.groups("ml"),
+    description="Train the maintenance and quality models on all their history; the champion "
+    "alias moves only to a version that beats it on the same holdout.",
+)
+
+
+@dg.schedule(job=train_job, cron_schedule="0 3 * * 1", execution_timezone="UTC")
+def weekly_training(context: dg.ScheduleEvaluationContext):
+    """Every Monday 03:00 UTC: retrain both models on the weeks of features the lake holds."""
+    when = context.scheduled_execution_time or datetime.now(UTC)
+    return dg.RunRequest(run_key=f"weekly-{when:%Y%m%d}")
+
+
+SCHEDULES = [hourly_refresh, weekly_training]
 SENSORS = make_sensors(bronze_job, refresh_job)
-JOBS = [bronze_job, refresh_job]
+JOBS = [bronze_job, refresh_job, train_job]

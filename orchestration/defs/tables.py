@@ -38,14 +38,14 @@ def column_schema(table: str) -> dg.TableSchema:
     )
 
 
-def spec(table: str, deps: Iterable[str] = (), **kwargs) -> dg.AssetSpec:
+def spec(table: str, deps: Iterable[str | dg.AssetKey] = (), **kwargs) -> dg.AssetSpec:
     """The AssetSpec of a catalog table: key [layer, name], group = layer, description, schema."""
     t = get_table(table)
     return dg.AssetSpec(
         key=key(table),
         group_name=t.layer,
         description=f"{t.description}\n\nGrain: {t.grain}.",
-        deps=[key(d) for d in deps],
+        deps=[d if isinstance(d, dg.AssetKey) else key(d) for d in deps],
         metadata={
             "dagster/column_schema": column_schema(table),
             "primary_key": ", ".join(t.primary_key),

@@ -134,6 +134,25 @@ def gold_asset_health_features(context: dg.AssetExecutionContext, lake: LakeReso
     )
 
 
+@table_asset(
+    "gold.quality_features",
+    [
+        "silver.production_counts",
+        "silver.readings",
+        "silver.shift_calendar",
+        "silver.equipment",
+        "gold.asset_health_features",
+    ],
+    daily=True,
+    name="gold_quality_features",
+)
+def gold_quality_features(context: dg.AssetExecutionContext, lake: LakeResource):
+    lk = lake.lake()
+    yield from tables.outputs(
+        lk, [build.build_quality_features(lk, [partition_day(context)])], ["gold.quality_features"]
+    )
+
+
 @table_asset("gold.reliability", ["silver.equipment_states"], daily=False, name="gold_reliability")
 def gold_reliability(context: dg.AssetExecutionContext, lake: LakeResource):
     lk = lake.lake()
@@ -148,7 +167,13 @@ def gold_spc(context: dg.AssetExecutionContext, lake: LakeResource):
 
 @table_asset(
     "gold.asset_state",
-    ["silver.equipment", "silver.equipment_states", "silver.readings", "gold.oee_shift"],
+    [
+        "silver.equipment",
+        "silver.equipment_states",
+        "silver.readings",
+        "gold.oee_shift",
+        "gold.maintenance_predictions",
+    ],
     daily=False,
     name="gold_asset_state",
 )
@@ -164,6 +189,7 @@ ASSETS = [
     gold_quality,
     gold_energy,
     gold_asset_health_features,
+    gold_quality_features,
     gold_reliability,
     gold_spc,
     gold_asset_state,

@@ -1,0 +1,219 @@
+"""MLflow tracking and registry: runs with their data, the champion gate, and loading champions.
+
+Models are saved in XGBoost's own UBJSON format through the `mlflow.xgboost` flavour: loading a
+champion reads that file, with no pickle and no trust prompt. Requirements are pinned explicitly
+(MLflow would otherwise load the model and predict on the input example to find them).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from lakehouse.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+_artifact_root: Path | None = None  # set by configure()
+
+
+def configure(lake_root: Path | str | None = None, settings: Settings | None = None) -> str:
+    """Point MLflow at the lake's tracking store and registry; returns the URI.
+
+    The URI is the setting `mlflow_tracking_uri` when given (a server works the same), else
+    SQLite at `<lake>/_mlflow/mlflow.db`; artifacts go to `<lake>/_mlflow/artifacts/`.
+    """
+    global _artifact_root
+    settings = settings or get_settings()
+    root = Path(lake_root or settings.lake_root).resolve()
+    uri = settings.mlflow_tracking_uri or f"sqlite:///{root / '_mlflow' / 'mlflow.db'}"
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    _artifact_root = root / "_mlflow" / "artifacts"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def experiment(name: str) -> str:
+    """The experiment's id, created with its artifacts under <lake>/_mlflow/artifacts/<name>."""
+    client = MlflowClient()
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    artifacts = (_artifact_root or configure_default()) / name
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return client.create_experiment(name, artifact_location=artifacts.as_uri())
+
+
+def configure_default() -> Path:
+    configure()
+    assert _artifact_root is not None
+    return _artifact_root
+
+
+def pip_requirements() -> list[str]:
+    return [f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}", f"numpy=={np.__version__}"]
+
+
+def log_model(model: xgb.XGBModel, name: str, example: pd.DataFrame, registered: str):
+    """Log the model (UBJSON) with signature and input example, registered as a new version."""
+    shown = example
+    output = (
+        model.predict_proba(example)[:, 1]
+        if isinstance(model, xgb.XGBClassifier)
+        else model.predict(example)
+    )
+    return mlflow.xgboost.log_model(
+        model,
+        name=name,
+        model_format="ubj",
+        signature=infer_signature(shown, output),
+        input_example=shown,
+        pip_requirements=pip_requirements(),
+        registered_model_name=registered,
+    )
+
+
+def log_figure(fig, path: str) -> None:
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(fig, path)
+    plt.close(fig)
+
+
+def log_frame(df: pd.DataFrame, path: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / Path(path).name
+        df.to_csv(file, index=False)
+        mlflow.log_artifact(str(file), str(Path(path).parent) if "/" in path else None)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A registered model version that holds the champion alias."""
+
+    name: str
+    version: str
+    run_id: str
+    model: xgb.XGBModel
+    tags: dict[str, str]
+
+
+def champion(name: str) -> Champion | None:
+    """The current champion of registered model `name` (None when there is none)."""
+    client = MlflowClient()
+    try:
+        mv = client.get_model_version_by_alias(name, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return None
+    model = mlflow.xgboost.load_model(f"models:/{name}@{CHAMPION}")
+    return Champion(name, mv.version, mv.run_id, model, dict(mv.tags))
+
+
+@dataclass(frozen=True)
+class Decision:
+    promoted: bool
+    reason: str
+    challenger: float
+    champion: float | None
+    champion_version: str | None
+
+
+def gate(
+    name: str,
+    version: str,
+    challenger_score: float,
+    champion_score: float | None,
+    champion_version: str | None,
+    *,
+    metric: str,
+    higher_is_better: bool = True,
+) -> Decision:
+    """Move the champion alias to `version` only if it beats the champion on the same holdout.
+
+    Either way the version is tagged `role` = champion or challenger with the comparison.
+    """
+    client = MlflowClient()
+    if champion_score is None or np.isnan(champion_score):
+        better, why = True, "no champion could be scored on this holdout"
+    elif np.isnan(challenger_score):
+        better, why = False, f"{metric} undefined on this holdout"
+    else:
+        better = (
+            challenger_score > champion_score
+            if higher_is_better
+            else challenger_score < champion_score
+        )
+        why = (
+            f"{metric} {challenger_score:.4f} vs champion v{champion_version} "
+            f"{champion_score:.4f} on the same holdout"
+        )
+    if better:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_model_version_tag(name, version, "role", CHAMPION if better else "challenger")
+    client.set_model_version_tag(name, version, "gate", why)
+    return Decision(better, why, challenger_score, champion_score, champion_version)
+
+
+def describe(name: str, version: str, card: str, model_summary: str) -> None:
+    """The model card on the version and, for the registered model, a summary of what it is."""
+    client = MlflowClient()
+    client.update_model_version(name, version, description=card)
+    client.update_registered_model(name, description=model_summary)
+
+
+def log_classifier_evaluation(trained, *, prefix: str = "") -> None:
+    """Metrics of the model and its baselines on the holdout, and the four plots."""
+    from ml import evaluate
+
+    h = trained.holdout
+    y = h[trained.problem.label_col].to_numpy(int)
+    w = h[trained.problem.weight_col].to_numpy(float) if trained.problem.weight_col else None
+    mlflow.log_metrics({f"{prefix}{k}": v for k, v in trained.metrics.items() if np.isfinite(v)})
+    for base, values in trained.baseline_metrics.items():
+        mlflow.log_metrics(
+            {f"{prefix}baseline_{base}_{k}": v for k, v in values.items() if np.isfinite(v)}
+        )
+    scores = {"model": h["score"].to_numpy()}
+    if "baseline_rule" in h and trained.problem.baseline_col:
+        scores[f"rule: {trained.problem.baseline_col}"] = (
+            h[trained.problem.baseline_col].fillna(-np.inf).to_numpy(float)
+        )
+    log_figure(evaluate.pr_curve_figure(y, scores, w), f"plots/{prefix}pr_curve.png")
+    log_figure(
+        evaluate.calibration_figure(y, h["score"].to_numpy(), w), f"plots/{prefix}calibration.png"
+    )
+    log_figure(
+        evaluate.confusion_figure(y, h["score"].to_numpy(), trained.threshold, w),
+        f"plots/{prefix}confusion_matrix.png",
+    )
+    log_figure(
+        evaluate.importance_figure(trained.importance), f"plots/{prefix}feature_importance.png"
+    )
+    log_frame(
+        trained.importance.rename("gain").rename_axis("feature").reset_index(),
+        f"{prefix}feature_importance.csv",
+    )
+
+
+def champion_score(champ: Champion | None, holdout: pd.DataFrame, score) -> float | None:
+    """The champion's metric on this holdout (`score(model, frame)`), None if it cannot score it
+    (its features are not all in the table)."""
+    if champ is None:
+        return None
+    try:
+        return float(score(champ.model, holdout))
+    except KeyError as e:
+        log.warning("champion %s v%s cannot score this holdout: %s", champ.name, champ.version, e)
+        return None

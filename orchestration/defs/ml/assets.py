@@ -1,0 +1,210 @@
+"""ML assets: the two models (trained weekly), their predictions and the feature drift."""
+
+import dagster as dg
+import pandas as pd
+
+from orchestration.defs import tables
+from orchestration.defs.partitions import DAILY
+from orchestration.defs.resources import LakeResource
+from orchestration.defs.silver.assets import partition_day
+
+MAINTENANCE_MODEL = dg.AssetKey(["ml", "maintenance_model"])
+QUALITY_MODEL = dg.AssetKey(["ml", "quality_model"])
+DRIFT_CHECK = "psi_below_threshold"
+
+
+def _md(frame: pd.DataFrame) -> dg.MetadataValue:
+    shown = frame.set_index("model").T.round(4).reset_index(names="metric")
+    return dg.MetadataValue.md(shown.to_markdown(index=False))
+
+
+def _model_result(report, lake) -> dg.MaterializeResult:
+    from mlflow import get_tracking_uri
+
+    c = report.classifier
+    return dg.MaterializeResult(
+        metadata={
+            "registered_model": report.name,
+            "version": report.version,
+            "role": "champion" if report.decision.promoted else "challenger",
+            "gate": report.decision.reason,
+            "mlflow_run_id": report.run_id,
+            "tracking_uri": get_tracking_uri(),
+            "train_window": f"{c.split.train_start} – {c.split.train_end}",
+            "holdout_window": f"{c.split.test_start} – {c.split.test_end}",
+            "train_seconds": round(report.train_seconds, 2),
+            "holdout_metrics": _md(report.table()),
+        }
+    )
+
+
+@dg.asset(
+    key=MAINTENANCE_MODEL,
+    group_name="ml",
+    deps=[tables.key("gold.asset_health_features"), tables.key("silver.equipment_states")],
+    description="P(failure within 24 h) and remaining useful life (XGBoost), trained on every "
+    "hour of gold.asset_health_features with a time-based holdout, logged to MLflow and "
+    "registered as plantlake-maintenance; `champion` moves only if the new version wins.",
+)
+def maintenance_model(context: dg.AssetExecutionContext, lake: LakeResource):
+    from ml import maintenance, registry
+
+    lk = lake.lake()
+    registry.configure(lk.root)
+    report = maintenance.train_maintenance(lk)
+    context.log.info("maintenance model v%s: %s", report.version, report.decision.reason)
+    return _model_result(report, lk)
+
+
+@dg.asset(
+    key=QUALITY_MODEL,
+    group_name="ml",
+    deps=[tables.key("gold.quality_features")],
+    description="P(a part is scrap or rework) (XGBoost) from gold.quality_features, with a "
+    "time-based holdout, logged to MLflow and registered as plantlake-quality; `champion` "
+    "moves only if the new version wins.",
+)
+def quality_model(context: dg.AssetExecutionContext, lake: LakeResource):
+    from ml import quality, registry
+
+    lk = lake.lake()
+    registry.configure(lk.root)
+    report = quality.train_quality(lk)
+    context.log.info("quality model v%s: %s", report.version, report.decision.reason)
+    return _model_result(report, lk)
+
+
+def _scored_result(lk, scored, table: str) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        asset_key=tables.key(table),
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(scored.rows),
+            "model": f"{scored.model} v{scored.version}",
+            "scoring_seconds_per_1000_rows": round(scored.seconds_per_1000, 4),
+            "delta_version": lk.version(table),
+            "preview": dg.MetadataValue.md(tables._markdown(tables.frame(lk, table, scored.days))),
+        },
+    )
+
+
+def _no_champion(table: str, error: Exception) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        asset_key=tables.key(table),
+        metadata={"dagster/row_count": 0, "note": str(error)},
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        tables.spec(
+            "gold.maintenance_predictions",
+            deps=["gold.asset_health_features", MAINTENANCE_MODEL],
+            partitions_def=DAILY,
+        )
+    ],
+    name="gold_maintenance_predictions",
+)
+def gold_maintenance_predictions(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Score the day's feature hours with the maintenance champion (none yet: nothing written)."""
+    from ml import registry, scoring
+
+    lk = lake.lake()
+    registry.configure(lk.root)
+    try:
+        scored = scoring.score_maintenance(lk, [partition_day(context)])
+    except scoring.NoChampionError as e:
+        context.log.warning(str(e))
+        yield _no_champion("gold.maintenance_predictions", e)
+        return
+    yield _scored_result(lk, scored, "gold.maintenance_predictions")
+
+
+@dg.multi_asset(
+    specs=[
+        tables.spec(
+            "gold.quality_predictions",
+            deps=["gold.quality_features", QUALITY_MODEL],
+            partitions_def=DAILY,
+        )
+    ],
+    name="gold_quality_predictions",
+)
+def gold_quality_predictions(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Score the day's quality-feature rows with the quality champion."""
+    from ml import registry, scoring
+
+    lk = lake.lake()
+    registry.configure(lk.root)
+    try:
+        scored = scoring.score_quality(lk, [partition_day(context)])
+    except scoring.NoChampionError as e:
+        context.log.warning(str(e))
+        yield _no_champion("gold.quality_predictions", e)
+        return
+    yield _scored_result(lk, scored, "gold.quality_predictions")
+
+
+@dg.multi_asset(
+    specs=[
+        tables.spec(
+            "gold.feature_drift",
+            deps=[
+                "gold.asset_health_features",
+                "gold.quality_features",
+                MAINTENANCE_MODEL,
+                QUALITY_MODEL,
+            ],
+            partitions_def=DAILY,
+        )
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            DRIFT_CHECK,
+            asset=tables.key("gold.feature_drift"),
+            description="warns when a champion's feature drifted (PSI > 0.2) between its "
+            "training window and the day scored",
+        )
+    ],
+    name="gold_feature_drift",
+)
+def gold_feature_drift(context: dg.AssetExecutionContext, lake: LakeResource):
+    """PSI per champion and feature: training window against the run's day."""
+    from ml import registry, scoring
+
+    lk = lake.lake()
+    registry.configure(lk.root)
+    drift = scoring.build_feature_drift(lk, [partition_day(context)])
+    drifted = drift[drift["drifted"]] if len(drift) else drift
+    yield dg.MaterializeResult(
+        asset_key=tables.key("gold.feature_drift"),
+        metadata={"dagster/row_count": len(drift)},
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=DRIFT_CHECK,
+                asset_key=tables.key("gold.feature_drift"),
+                passed=drifted.empty,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=(
+                    "no champion yet"
+                    if drift.empty
+                    else f"{len(drifted)} of {len(drift)} features drifted (PSI > 0.2)"
+                ),
+                metadata={
+                    "drifted": dg.MetadataValue.md(
+                        drifted[["model_name", "feature", "psi"]].round(3).to_markdown(index=False)
+                        if len(drifted)
+                        else "none"
+                    )
+                },
+            )
+        ],
+    )
+
+
+ASSETS = [
+    maintenance_model,
+    quality_model,
+    gold_maintenance_predictions,
+    gold_quality_predictions,
+    gold_feature_drift,
+]
