@@ -40,7 +40,8 @@ def time_split(
     lo, hi = t.min(), t.max()
     if pd.isna(lo) or lo == hi:
         raise ValueError("time_split needs rows at two or more distinct times")
-    test_start = lo + (hi - lo) * (1 - test_fraction)
+    cut = (lo + (hi - lo) * (1 - test_fraction)).floor("s")
+    test_start = t[t >= cut].min()  # a row's own time
     return TimeSplit(lo, test_start - gap, test_start, hi)
 
 

@@ -42,11 +42,11 @@ def label_failures(
     fails = np.zeros(len(out), dtype=np.int8)
     rul = np.full(len(out), np.nan)
     repairing = np.zeros(len(out), dtype=bool)
-    by_id = failures.groupby(failures[id_col]) if len(failures) else {}
+    by_id = {key: f for key, f in failures.groupby(id_col, sort=False)} if len(failures) else {}
     for key, rows in out.groupby(id_col, sort=False).indices.items():
-        if key not in getattr(by_id, "groups", {}):
+        if key not in by_id:
             continue
-        f = by_id.get_group(key).sort_values(failure_time_col)
+        f = by_id[key].sort_values(failure_time_col)
         starts = pd.to_datetime(f[failure_time_col]).to_numpy()
         ends = (
             pd.to_datetime(f[failure_end_col]).fillna(data_end).to_numpy()

@@ -1,0 +1,108 @@
+"""Labels, splits, metrics and drift on small frames whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml import drift, evaluate
+from ml.labels import label_failures
+
+T0 = pd.Timestamp("2026-03-01 00:00")
+
+
+def hours(n: int, equipment: str = "m1") -> pd.DataFrame:
+    return pd.DataFrame(
+        {"equipment_id": equipment, "hour_start": [T0 + pd.Timedelta(hours=h) for h in range(n)]}
+    )
+
+
+def test_failure_labels_look_ahead_from_the_end_of_each_hour():
+    # 48 hours; a failure starts at t0+30h and is repaired at t0+32h
+    failures = pd.DataFrame(
+        {
+            "equipment_id": ["m1"],
+            "start_time": [T0 + pd.Timedelta(hours=30)],
+            "end_time": [T0 + pd.Timedelta(hours=32)],
+        }
+    )
+    out = label_failures(
+        hours(48), failures, id_col="equipment_id", time_col="hour_start", rul_cap_h=24
+    )
+    by_hour = out.set_index(out["hour_start"].sub(T0) // pd.Timedelta(hours=1))
+    # hour 5 ends at 6 h: the failure is 24 h later, inside the horizon (24 h, inclusive)
+    assert by_hour.loc[5, "fails_within_h"] == 1
+    assert by_hour.loc[4, "fails_within_h"] == 0  # ends at 5 h: 25 h ahead
+    assert by_hour.loc[6, "rul_h"] == 23  # ends 7 h, failure at 30 h
+    assert by_hour.loc[4, "rul_h"] == 24  # 25 h, capped at 24
+    # hours ending at 30 h (in the hour before) and during the repair
+    assert by_hour.loc[29, "fails_within_h"] == 0  # ends exactly at the start: not after it
+    assert by_hour.loc[29, "in_failure"]  # the failure started at its end (30 h)
+    assert by_hour.loc[30, "in_failure"]  # ends at 31 h, in the repair
+    assert not by_hour.loc[31, "in_failure"]  # ends at 32 h, as the repair ends
+    # after the failure no other: the last hours' labels are unknown, RUL censored
+    assert not by_hour.loc[47, "label_known"] and np.isnan(by_hour.loc[47, "rul_h"])
+    assert by_hour.loc[23, "label_known"]  # ends 24 h, horizon to 48 h = end of data
+    assert by_hour.loc[33, "rul_h"] != by_hour.loc[33, "rul_h"]  # NaN: 14 h left < cap 24
+
+
+def test_an_equipment_without_failures_gets_zero_labels():
+    out = label_failures(
+        hours(30, "m2"),
+        pd.DataFrame({"equipment_id": ["m1"], "start_time": [T0], "end_time": [T0]}),
+        id_col="equipment_id",
+        time_col="hour_start",
+    )
+    assert out["fails_within_h"].sum() == 0 and not out["in_failure"].any()
+
+
+def test_time_split_purges_the_label_horizon_before_the_holdout():
+    t = pd.Series([T0 + pd.Timedelta(hours=h) for h in range(101)])
+    split = evaluate.time_split(t, test_fraction=0.3, gap=pd.Timedelta(hours=24))
+    assert split.test_start == T0 + pd.Timedelta(hours=70)
+    assert split.train_end == T0 + pd.Timedelta(hours=46)
+    train, test = evaluate.masks(t, split)
+    assert train.sum() == 46 and test.sum() == 31 and not (train & test).any()
+
+
+def test_classification_metrics_at_a_threshold_with_weights():
+    y = np.array([1, 0, 1, 0])
+    p = np.array([0.9, 0.8, 0.2, 0.1])
+    m = evaluate.classification_metrics(y, p, 0.5, w=np.array([1.0, 1.0, 3.0, 1.0]))
+    assert m["precision"] == pytest.approx(0.5)  # tp 1, fp 1
+    assert m["recall"] == pytest.approx(0.25)  # tp 1 of 4 weighted positives
+    assert m["positive_rate"] == pytest.approx(4 / 6)
+
+
+def test_lead_time_counts_failures_with_an_alarm_in_the_horizon_before_them():
+    rows = hours(48).assign(alarm=False)
+    rows.loc[20, "alarm"] = True  # ends at 21 h: 9 h before the failure at 30 h
+    rows.loc[25, "alarm"] = True
+    failures = pd.DataFrame(
+        {"equipment_id": ["m1", "m1"], "start_time": [T0 + pd.Timedelta(hours=h) for h in (30, 45)]}
+    )
+    out = evaluate.lead_times(
+        rows,
+        failures,
+        id_col="equipment_id",
+        time_col="hour_start",
+        alarm_col="alarm",
+        horizon_h=24,
+    )
+    # the failure at 45 h had no alarm in (21 h, 45 h]; the alarm ending at 26 h is too late?
+    # no: 26 h is inside (21, 45] -> caught with 19 h lead; 30 h: earliest alarm end 21 h -> 9 h
+    assert out["failures"] == 2 and out["failures_caught"] == 2
+    assert out["lead_time_median_h"] == pytest.approx(14.0)
+
+
+def test_psi_is_zero_for_the_same_sample_and_large_for_a_shift():
+    rng = np.random.default_rng(0)
+    a = pd.Series(rng.normal(0, 1, 5000))
+    assert drift.psi_numeric(a, a) == pytest.approx(0.0, abs=1e-9)
+    assert drift.psi_numeric(a, a + 1.0) > 0.2
+    assert drift.psi_categorical(pd.Series(list("aab")), pd.Series(list("aab"))) == pytest.approx(0)
+    shifted = drift.feature_drift(
+        pd.DataFrame({"x": a, "k": "p"}), pd.DataFrame({"x": a + 1.0, "k": "p"}), ["x", "k"], ["k"]
+    )
+    assert shifted.set_index("feature")["drifted"].to_dict() == {"x": True, "k": False}
