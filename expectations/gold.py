@@ -200,6 +200,57 @@ def asset_state(context: Context) -> list[Expectation]:
     ]
 
 
+# ML inputs and predictions ----------------------------------------------------------------
+
+
+def quality_features(context: Context) -> list[Expectation]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="produced",
+            column_B="defects",
+            or_equal=True,
+            description="defects (scrap + rework) never exceed the parts produced",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="lot_defect_rate_before",
+            min_value=0,
+            max_value=1,
+            description="a lot's defect rate so far lies between 0 and 1",
+        ),
+    ]
+
+
+def maintenance_predictions(context: Context) -> list[Expectation]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="failure_probability",
+            min_value=0,
+            max_value=1,
+            description="a probability lies between 0 and 1",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="rul_h", min_value=0, description="remaining useful life is not negative"
+        ),
+    ]
+
+
+def quality_predictions(context: Context) -> list[Expectation]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="defect_probability",
+            min_value=0,
+            max_value=1,
+            description="a probability lies between 0 and 1",
+        ),
+    ]
+
+
 SUITES: dict[str, Suite] = {
     "gold.oee_shift": Suite(oee, severity=ERROR, derive=with_oee_gaps),
     "gold.oee_line_day": Suite(oee, severity=ERROR, derive=with_oee_gaps),
@@ -211,4 +262,7 @@ SUITES: dict[str, Suite] = {
     "gold.energy": Suite(energy, severity=WARN),
     "gold.spc": Suite(spc, severity=WARN),
     "gold.asset_state": Suite(asset_state, severity=WARN),
+    "gold.quality_features": Suite(quality_features, severity=WARN),
+    "gold.maintenance_predictions": Suite(maintenance_predictions, severity=ERROR),
+    "gold.quality_predictions": Suite(quality_predictions, severity=ERROR),
 }

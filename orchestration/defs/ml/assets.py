@@ -77,6 +77,7 @@ def quality_model(context: dg.AssetExecutionContext, lake: LakeResource):
 def _scored_result(lk, scored, table: str) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         asset_key=tables.key(table),
+        check_results=[tables.check_result(lk, table, scored.days)],
         metadata={
             "dagster/row_count": dg.MetadataValue.int(scored.rows),
             "model": f"{scored.model} v{scored.version}",
@@ -87,9 +88,10 @@ def _scored_result(lk, scored, table: str) -> dg.MaterializeResult:
     )
 
 
-def _no_champion(table: str, error: Exception) -> dg.MaterializeResult:
+def _no_champion(lk, table: str, day, error: Exception) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         asset_key=tables.key(table),
+        check_results=[tables.check_result(lk, table, [day])],
         metadata={"dagster/row_count": 0, "note": str(error)},
     )
 
@@ -102,6 +104,7 @@ def _no_champion(table: str, error: Exception) -> dg.MaterializeResult:
             partitions_def=DAILY,
         )
     ],
+    check_specs=tables.check_spec("gold.maintenance_predictions"),
     name="gold_maintenance_predictions",
 )
 def gold_maintenance_predictions(context: dg.AssetExecutionContext, lake: LakeResource):
@@ -114,7 +117,8 @@ def gold_maintenance_predictions(context: dg.AssetExecutionContext, lake: LakeRe
         scored = scoring.score_maintenance(lk, [partition_day(context)])
     except scoring.NoChampionError as e:
         context.log.warning(str(e))
-        yield _no_champion("gold.maintenance_predictions", e)
+        lk.create("gold.maintenance_predictions")
+        yield _no_champion(lk, "gold.maintenance_predictions", partition_day(context), e)
         return
     yield _scored_result(lk, scored, "gold.maintenance_predictions")
 
@@ -127,6 +131,7 @@ def gold_maintenance_predictions(context: dg.AssetExecutionContext, lake: LakeRe
             partitions_def=DAILY,
         )
     ],
+    check_specs=tables.check_spec("gold.quality_predictions"),
     name="gold_quality_predictions",
 )
 def gold_quality_predictions(context: dg.AssetExecutionContext, lake: LakeResource):
@@ -139,7 +144,8 @@ def gold_quality_predictions(context: dg.AssetExecutionContext, lake: LakeResour
         scored = scoring.score_quality(lk, [partition_day(context)])
     except scoring.NoChampionError as e:
         context.log.warning(str(e))
-        yield _no_champion("gold.quality_predictions", e)
+        lk.create("gold.quality_predictions")
+        yield _no_champion(lk, "gold.quality_predictions", partition_day(context), e)
         return
     yield _scored_result(lk, scored, "gold.quality_predictions")
 

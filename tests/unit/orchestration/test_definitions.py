@@ -39,6 +39,10 @@ SUITED = {
             "quality",
             "reliability",
             "spc",
+            "quality_features",
+            "maintenance_predictions",
+            "quality_predictions",
+            "feature_drift",  # the PSI check
         )
     ),
 }
@@ -51,13 +55,19 @@ DAILY = {
     "gold/quality",
     "gold/energy",
     "gold/asset_health_features",
+    "gold/quality_features",
+    "gold/maintenance_predictions",
+    "gold/quality_predictions",
+    "gold/feature_drift",
 }
+MODELS = {"ml/maintenance_model", "ml/quality_model"}
 
 
 def test_every_catalog_table_is_an_asset_keyed_layer_table():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {f"{t.layer}/{t.name}" for t in all_tables()}
+    assert keys == {f"{t.layer}/{t.name}" for t in all_tables()} | MODELS
+    assert {graph.get(dg.AssetKey.from_user_string(m)).group_name for m in MODELS} == {"ml"}
     for spec in all_tables():
         node = graph.get(dg.AssetKey([spec.layer, spec.name]))
         assert node.group_name == spec.layer
@@ -90,8 +100,14 @@ def test_checks_partitions_and_lineage():
 
 
 def test_jobs_schedule_and_sensors():
-    assert {j.name for j in defs.jobs} == {"bronze_load", "refresh"}
-    assert [s.name for s in defs.schedules] == ["hourly_refresh"]
+    assert {j.name for j in defs.jobs} == {"bronze_load", "refresh", "train_models"}
+    assert [s.name for s in defs.schedules] == ["hourly_refresh", "weekly_training"]
+    assert defs.resolve_schedule_def("weekly_training").cron_schedule == "0 3 * * 1"
+    parents = {
+        k.to_user_string()
+        for k in defs.resolve_asset_graph().get(dg.AssetKey(["gold", "asset_state"])).parent_keys
+    }
+    assert "gold/maintenance_predictions" in parents
     assert {s.name for s in defs.sensors} == {"landing_files_sensor", "bronze_changes_sensor"}
     schedule = defs.resolve_schedule_def("hourly_refresh")
     assert schedule.cron_schedule == "5 * * * *"
