@@ -44,7 +44,7 @@ def _champion(name: str) -> registry.Champion:
     if champ is None:
         raise NoChampionError(
             f"registered model {name!r} has no 'champion' alias yet: train it first "
-            "(Dagster asset ml/… or `plantlake ml train`)"
+            "(Dagster job train_models or `plantlake ml train`)"
         )
     return champ
 
