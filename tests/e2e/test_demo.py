@@ -13,7 +13,9 @@ def test_demo_goes_from_plant_to_gold_through_dagster_and_matches_ground_truth(l
         "lakehouse.settings.get_settings", lambda: load_settings(lake_root=lake.root)
     )
     monkeypatch.setattr(demo.console, "width", 200)
-    result = CliRunner().invoke(demo.app, ["--days", "1", "--seed", "2", "--live-minutes", "0"])
+    result = CliRunner().invoke(
+        demo.app, ["--days", "1", "--seed", "2", "--live-minutes", "0", "--history-days", "0"]
+    )
     assert result.exit_code == 0, result.output
     assert "added 0 rows" in result.output  # the replay
     bronze = lake.read("bronze.mqtt_messages")
