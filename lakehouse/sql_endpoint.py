@@ -88,6 +88,9 @@ def endpoint_conf(
             "spark.app.name": "plantlake-sql-endpoint",
             # A session per client connection (its temp views, SET) over the shared catalog.
             "spark.sql.hive.thriftServer.singleSession": "false",
+            # Thrift sessions use java.time dates, which Delta's metadata-only answer to
+            # max(date column) cannot cast (ClassCastException): let Spark compute it.
+            "spark.databricks.delta.optimizeMetadataQuery.enabled": "false",
         }
     )
     base = spark_conf(settings)
@@ -163,6 +166,11 @@ def start_endpoint(settings: Settings, port: int, *, read_write: bool = False) -
         endpoint._server.getHiveConf().set(
             "javax.jdo.option.ConnectionURL",
             "jdbc:derby:memory:plantlake-sql-endpoint;create=true",
+        )
+        # Spark 4.2 warns at the end of every Thrift statement that it had no job to cancel.
+        log4j = jvm.org.apache.logging.log4j
+        log4j.core.config.Configurator.setLevel(
+            "org.apache.spark.scheduler.DAGScheduler", log4j.Level.ERROR
         )
         _warm_up(endpoint)
     except Exception as exc:

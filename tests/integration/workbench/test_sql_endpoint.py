@@ -1,0 +1,280 @@
+"""`plantlake sql-endpoint` on a free loopback port over a small lake: beeline and the DB-API client
+read every table by name, tables created later appear, writes of every kind are refused, every
+gold example query runs, and SIGTERM stops it."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from thrift.transport.TTransport import TTransportException
+
+from lakehouse.catalog import LAYERS, all_tables, get_table
+from lakehouse.services.ports import free_port, stop_process
+from lakehouse.sql_endpoint import (
+    READ_ONLY_REFUSAL,
+    READONLY_EXTENSION,
+    connect,
+    endpoint_conf,
+    jdbc_url,
+)
+
+pytestmark = pytest.mark.integration
+
+ENDPOINT_ARGS = ("--refresh-s", "1", "--port")
+LATE_TABLE = "gold.asset_state"
+PROMPT = re.compile(r"^\d+: jdbc:hive2://\S+> ")
+BEELINE_ARGS = (
+    "-n",
+    "analyst",
+    "--silent=true",
+    "--outputformat=csv2",
+)  # created after the endpoint is up: it must appear by name
+DAY = date(2026, 3, 2)
+T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
+_DEFAULTS = {
+    "string": "",
+    "double": 0.0,
+    "bigint": 0,
+    "int": 0,
+    "boolean": False,
+    "date": DAY,
+    "timestamp": T0,
+    "array<string>": [],
+    "map<string,string>": {},
+}
+
+
+def _frame(spark, name: str, rows: list[dict]):
+    """A DataFrame of the table's exact schema: the given values, typed defaults elsewhere."""
+    spec = get_table(name)
+    data = [
+        tuple(row.get(c.name, _DEFAULTS[c.data_type.simpleString()]) for c in spec.columns)
+        for row in rows
+    ]
+    return spark.createDataFrame(data, spec.schema)
+
+
+def _wait_for(predicate, what: str, process: subprocess.Popen, log: Path, timeout_s: float):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    pytest.fail(f"{what} (exit {process.poll()}); log {log}:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def endpoint(spark, tmp_path_factory):
+    """The endpoint as `make up` runs it (its own process, settings from the environment)."""
+    from lakehouse.lake import Lake
+
+    base = tmp_path_factory.mktemp("sql-endpoint")
+    lake = Lake(spark, base / "lake")
+    port = free_port()
+    env = dict(
+        os.environ,
+        SPARK_LOCAL_IP="127.0.0.1",
+        PLANTLAKE_LAKE_ROOT=str(lake.root),
+        PLANTLAKE_SPARK_MASTER="local[2]",
+        PLANTLAKE_SPARK_DRIVER_MEMORY="1g",
+        PLANTLAKE_SPARK_SHUFFLE_PARTITIONS="2",
+    )
+    log = base / "endpoint.log"
+    # Started first: its JVM comes up while this process writes the lake.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.cli", "sql-endpoint", *ENDPOINT_ARGS, str(port)],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        # Creating a table mostly waits on files and Spark's scheduler: a few at once is faster.
+        with ThreadPoolExecutor(4) as pool:
+            list(
+                pool.map(
+                    lake.create, [s.full_name for s in all_tables() if s.full_name != LATE_TABLE]
+                )
+            )
+        lake.append(
+            "gold.oee_shift",
+            _frame(
+                spark,
+                "gold.oee_shift",
+                [
+                    {"equipment_id": "e.a", "line": "L1", "shift_id": "s1", "oee": 0.8},
+                    {"equipment_id": "e.b", "line": "L1", "shift_id": "s1", "oee": 0.6},
+                ],
+            ),
+        )
+        lake.append(
+            "gold.energy",
+            _frame(
+                spark,
+                "gold.energy",
+                [{"line": "L1", "energy_kwh": 120.0, "good_units": 400, "kwh_per_good_unit": 0.3}],
+            ),
+        )
+        _wait_for(
+            lambda: "ready" in log.read_text(), "the endpoint did not start", process, log, 240
+        )
+        yield {"process": process, "port": port, "lake": lake, "log": log}
+    finally:
+        stop_process(process)
+        if process.poll() is None:  # stop_process gave up: the group we started, by its id
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _query(port: int, sql: str) -> list[tuple]:
+    with closing(connect(port)) as conn, closing(conn.cursor()) as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def test_startup_prints_ready_with_the_jdbc_url(endpoint):
+    line = next(ln for ln in endpoint["log"].read_text().splitlines() if "ready" in ln)
+    assert jdbc_url(endpoint["port"]) in line and "read-only" in line
+
+
+def test_beeline_and_the_dbapi_client_return_the_rows(endpoint):
+    sql = "SELECT equipment_id, shift_id, oee FROM gold.oee_shift ORDER BY equipment_id"
+    import pyspark
+
+    beeline = Path(sys.executable).parent / "beeline"
+    result = subprocess.run(
+        [str(beeline), "-u", jdbc_url(endpoint["port"]), *BEELINE_ARGS, "-e", sql],
+        env=dict(os.environ, SPARK_HOME=str(Path(pyspark.__file__).parent)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # beeline writes its prompt before the output when stdin is not a terminal
+    lines = [PROMPT.sub("", ln) for ln in result.stdout.splitlines() if PROMPT.sub("", ln).strip()]
+    assert list(csv.reader(lines)) == [
+        ["equipment_id", "shift_id", "oee"],
+        ["e.a", "s1", "0.8"],
+        ["e.b", "s1", "0.6"],
+    ]
+    assert _query(endpoint["port"], sql) == [("e.a", "s1", 0.8), ("e.b", "s1", 0.6)]
+
+
+def test_every_catalog_table_is_visible_and_new_ones_appear(endpoint, spark):
+    endpoint["lake"].create(LATE_TABLE)
+
+    def shown() -> dict[str, set[str]]:
+        return {
+            layer: {
+                f"{layer}.{row[1]}" for row in _query(endpoint["port"], f"SHOW TABLES IN {layer}")
+            }
+            for layer in LAYERS
+        }
+
+    wanted = {layer: {s.full_name for s in all_tables(layer)} for layer in LAYERS}
+    _wait_for(
+        lambda: shown() == wanted,
+        f"SHOW TABLES did not list the catalog; last: {shown()}",
+        endpoint["process"],
+        endpoint["log"],
+        30,
+    )
+    assert _query(endpoint["port"], f"SELECT count(*) FROM {LATE_TABLE}") == [(0,)]
+
+
+REFUSED = [
+    ("INSERT INTO gold.oee_shift SELECT * FROM gold.oee_shift", "INSERT"),
+    ("DELETE FROM gold.oee_shift WHERE equipment_id = 'e.a'", "DELETE"),
+    ("UPDATE gold.energy SET energy_kwh = 0", "UPDATE"),
+    (
+        "MERGE INTO gold.energy t USING gold.energy s ON t.line = s.line WHEN MATCHED THEN DELETE",
+        "MERGE INTO",
+    ),
+    ("CREATE TABLE gold.oee_copy AS SELECT * FROM gold.oee_shift", "CREATE TABLE AS SELECT"),
+    ("CREATE TABLE gold.empty (a INT) USING delta", "CREATE TABLE"),
+    ("CREATE VIEW gold.oee_view AS SELECT * FROM gold.oee_shift", "CREATE VIEW"),
+    ("DROP TABLE gold.energy", "DROP TABLE"),
+    ("TRUNCATE TABLE gold.energy", "TRUNCATE TABLE"),
+    ("ALTER TABLE gold.energy SET TBLPROPERTIES ('note' = 'x')", "ALTER TABLE"),
+    ("OPTIMIZE gold.oee_shift", "OPTIMIZE"),
+    ("VACUUM gold.oee_shift", "VACUUM"),
+    ("RESTORE TABLE gold.energy TO VERSION AS OF 0", "RESTORE"),
+    ("SELECT reflect('java.lang.System', 'exit', 0)", "REFLECT"),
+]
+
+
+def test_writes_are_refused_and_the_tables_unchanged(endpoint):
+    lake = endpoint["lake"]
+    versions = {name: lake.version(name) for name in ("gold.oee_shift", "gold.energy")}
+    path_insert = (
+        f"INSERT INTO delta.`{lake.path('gold.energy')}` SELECT * FROM gold.energy",
+        "INSERT",
+    )
+    problems = []
+    with closing(connect(endpoint["port"])) as conn, closing(conn.cursor()) as cur:
+        for sql, kind in [*REFUSED, path_insert]:
+            try:
+                cur.execute(sql)
+            except Exception as exc:
+                message = str(exc)
+                if f"{READ_ONLY_REFUSAL}: {kind}" not in message or "--read-write" not in message:
+                    problems.append(
+                        f"{sql}: refused without the read-only message: {message[:300]}"
+                    )
+            else:
+                problems.append(f"{sql}: accepted")
+        # Reads and session-only statements keep working in the same session.
+        cur.execute("CREATE TEMPORARY VIEW shifts AS SELECT * FROM gold.oee_shift")
+        cur.execute("SELECT count(*) FROM shifts")
+        assert cur.fetchall() == [(2,)]
+    assert not problems, "\n".join(problems)
+    assert {name: lake.version(name) for name in versions} == versions
+    assert not [p for p in lake.root.rglob("*") if p.name in ("oee_copy", "empty")]
+    assert _query(endpoint["port"], "SELECT count(*) FROM gold.oee_shift") == [(2,)]
+
+
+def test_every_gold_example_runs_through_the_endpoint(endpoint):
+    examples = [(spec.full_name, sql) for spec in all_tables("gold") for sql in spec.examples]
+
+    def run(example: tuple[str, str]) -> str | None:
+        table, sql = example
+        try:
+            _query(endpoint["port"], sql)
+        except Exception as exc:
+            return f"{table}: {str(exc).splitlines()[0][:300]}\n{sql}"
+        return None
+
+    # A session each, a few at once: like several analysts, and quicker on two cores.
+    with ThreadPoolExecutor(4) as pool:
+        failures = [f for f in pool.map(run, examples) if f]
+    assert not failures, "\n\n".join(failures)
+
+
+def test_sigterm_stops_the_endpoint(endpoint):
+    process = endpoint["process"]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0, endpoint["log"].read_text()[-3000:]
+    with pytest.raises(TTransportException):
+        _query(endpoint["port"], "SELECT 1")
+
+
+def test_read_write_leaves_out_the_read_only_rule(test_settings, tmp_path):
+    read_only = endpoint_conf(test_settings, 10000, tmp_path)
+    read_write = endpoint_conf(test_settings, 10000, tmp_path, read_write=True)
+    assert READONLY_EXTENSION in read_only["spark.sql.extensions"]
+    assert "spark.sql.extensions" not in read_write
+    for conf in (read_only, read_write):
+        assert conf["spark.hive.server2.thrift.bind.host"] == "127.0.0.1"
+        assert conf["spark.hive.server2.thrift.port"] == "10000"
