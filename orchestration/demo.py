@@ -64,6 +64,12 @@ def demo(
     history_sample_s: int = typer.Option(
         60, min=1, help="the history's analog tags every N seconds at most"
     ),
+    sample_s: int = typer.Option(
+        0,
+        min=0,
+        help="the demo days too as a historian export, analog tags every N seconds at most "
+        "(0: every reading as the plant sends it live)",
+    ),
     fresh: bool = typer.Option(
         False, help="delete the lake first (only a folder plantlake made) so that runs compare"
     ),
@@ -115,9 +121,9 @@ def demo(
             days=history_days + days,
             out_dir=out_dir,
             start=history_start,
-            sample_s=history_sample_s,
+            sample_s=sample_s or history_sample_s,
             aux=False,
-            detail_from=first_day,
+            detail_from=None if sample_s else first_day,
         )
         console.print(f"  {summary}")
 
