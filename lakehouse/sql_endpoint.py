@@ -154,6 +154,13 @@ def start_endpoint(settings: Settings, port: int, *, read_write: bool = False) -
         raise
     jvm = spark.sparkContext._jvm
     if not read_write:
+        if READONLY_EXTENSION not in spark.conf.get("spark.sql.extensions", ""):
+            # get_spark reused a session this process had already built without the rule.
+            shutil.rmtree(work_dir, ignore_errors=True)
+            raise EndpointStartError(
+                "this process already runs Spark without the read-only rule: start the "
+                "endpoint in a process of its own (`plantlake sql-endpoint`)"
+            )
         # The endpoint's own session registers tables; the sessions of clients are new ones.
         jvm.org.plantlake.sql.ReadOnlyExtension.trust(spark._jsparkSession)
     endpoint = SqlEndpoint(open_lake(settings), port, not read_write, work_dir, None)
