@@ -278,3 +278,10 @@ def test_read_write_leaves_out_the_read_only_rule(test_settings, tmp_path):
     for conf in (read_only, read_write):
         assert conf["spark.hive.server2.thrift.bind.host"] == "127.0.0.1"
         assert conf["spark.hive.server2.thrift.port"] == "10000"
+
+
+def test_read_only_refuses_a_session_built_without_the_rule(spark, test_settings):
+    from lakehouse.sql_endpoint import EndpointStartError, start_endpoint
+
+    with pytest.raises(EndpointStartError, match="without the read-only rule"):
+        start_endpoint(test_settings, free_port())
