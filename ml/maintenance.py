@@ -37,9 +37,20 @@ class Report:
 
     def table(self) -> pd.DataFrame:
         """Holdout metrics, model beside baselines (one row each)."""
-        rows = [{"model": f"{self.name} v{self.version}", **self.classifier.metrics, **self.lead}]
+        rul = {f"rul_{k}_h": v for k, v in self.rul.metrics.items()} if self.rul else {}
+        rows = [
+            {"model": f"{self.name} v{self.version}", **self.classifier.metrics, **self.lead, **rul}
+        ]
         for base, m in self.classifier.baseline_metrics.items():
             rows.append({"model": f"baseline: {base}", **m})
+        if self.rul:
+            mean = self.rul.baseline_metrics["train_mean"]
+            rows.append(
+                {
+                    "model": "baseline: RUL = training mean",
+                    **{f"rul_{k}_h": v for k, v in mean.items()},
+                }
+            )
         return pd.DataFrame(rows)
 
 

@@ -145,8 +145,10 @@ def gate(
     Either way the version is tagged `role` = champion or challenger with the comparison.
     """
     client = MlflowClient()
-    if champion_score is None or np.isnan(champion_score):
-        better, why = True, "no champion could be scored on this holdout"
+    if champion_version is None:
+        better, why = True, "the first version: no champion yet"
+    elif champion_score is None or np.isnan(champion_score):
+        better, why = True, f"champion v{champion_version} cannot score this holdout"
     elif np.isnan(challenger_score):
         better, why = False, f"{metric} undefined on this holdout"
     else:
