@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: setup demo test lint format lock bench clean
+.PHONY: setup demo test lint format lock bench clean up down screenshots
 
 setup:            ## idempotent: Debian packages, .venv, JVM jars
 	@infra/setup.sh
@@ -13,6 +13,15 @@ demo: setup       ## the main job, end to end
 
 test: setup       ## the whole test suite
 	@.venv/bin/pytest
+
+up: setup         ## the workbench on 127.0.0.1: broker, database, live plant, ingestion, Dagster, MLflow, JupyterLab, SQL
+	@.venv/bin/plantlake up
+
+down:             ## stop exactly what `make up` started
+	@.venv/bin/plantlake down
+
+screenshots: setup  ## PNGs of the Dagster asset graph and MLflow (headless Chromium) under <lake>/_workbench/screenshots
+	@infra/screenshots.sh
 
 lint: setup
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -32,11 +32,12 @@ from lakehouse.settings import REPO_ROOT, Settings
 BIN = Path(sys.executable).parent
 MQTT_USER = PG_USER = "plantlake"
 PG_DBNAME = "plant"
-PLANT_WALL_CLOCK_RUN = (
-    "7d"  # real time (speed 1): the simulation is built for this horizon up front
-)
+# The plant runs in real time (speed 1) for this long; its simulation is built for it up front.
+PLANT_WALL_CLOCK_RUN = "7d"
 DAGSTER_YAML = (
+    "# written by `plantlake up`, which rewrites it while this line is here\n"
     "telemetry:\n  enabled: false\n"
+    "nux:\n  enabled: false\n"
     # One run at a time: each run starts a Spark driver, and the sensors fire every minute.
     "concurrency:\n  runs:\n    max_concurrent_runs: 1\n"
 )
@@ -386,19 +387,20 @@ class Workbench:
             lambda: http_ok(f"http://{LOOPBACK}:{ports.jupyter}/api/status?token={token}"),
         )
         if sql_endpoint_available():
+            log = logs / "sql-endpoint.log"
             sql = Service(
                 "sql",
-                "SQL endpoint (HiveServer2)",
-                f"jdbc:hive2://{LOOPBACK}:{ports.sql}/default",
-                "none",
-                str(logs / "sql-endpoint.log"),
+                "SQL endpoint (HiveServer2, read-only)",
+                f"jdbc:hive2://{LOOPBACK}:{ports.sql}",
+                "any user, no password",
+                str(log),
             )
-            log = logs / "sql-endpoint.log"
+            offset = log.stat().st_size if log.exists() else 0  # the log of earlier runs stays
             yield (
                 sql,
                 [*_plantlake(), "sql-endpoint", "--port", str(ports.sql)],
                 {},
-                lambda: _said_ready(log) and port_open(ports.sql),
+                lambda: _said_ready(log, offset) and port_open(ports.sql),
             )
 
     def _dagster_home(self) -> None:
@@ -406,7 +408,10 @@ class Workbench:
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
         # materialize.py writes telemetry only; anything else is the user's and stays
-        if not config.exists() or config.read_text() == "telemetry:\n  enabled: false\n":
+        current = config.read_text() if config.exists() else ""
+        if current in ("", "telemetry:\n  enabled: false\n") or current.startswith(
+            DAGSTER_YAML.splitlines()[0]
+        ):
             config.write_text(DAGSTER_YAML)
 
     def _jupyter_env(self) -> dict[str, str]:
@@ -531,8 +536,13 @@ def _wait(service: Service, ready: Callable[[], bool], deadline: float) -> None:
     )
 
 
-def _said_ready(log: Path) -> bool:
-    return log.exists() and "ready" in log.read_text(errors="replace").lower()
+def _said_ready(log: Path, offset: int) -> bool:
+    """Whether the log says `ready` after `offset` (where this run's output begins)."""
+    if not log.exists():
+        return False
+    with open(log, "rb") as text:
+        text.seek(offset)
+        return b"ready" in text.read().lower()
 
 
 def sql_endpoint_available() -> bool:
