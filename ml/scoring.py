@@ -78,7 +78,10 @@ def score_maintenance(lake: Lake, days: Iterable[date]) -> Scored:
         out["failure_probability"] = champ.model.predict_proba(inputs_for(champ.model, features))[
             :, 1
         ]
-        out["rul_h"] = rul.model.predict(inputs_for(rul.model, features)) if rul else np.nan
+        cap = float(rul.tags.get("rul_cap_h", "inf")) if rul else np.inf
+        out["rul_h"] = (
+            np.clip(rul.model.predict(inputs_for(rul.model, features)), 0, cap) if rul else np.nan
+        )
     else:
         out["failure_probability"], out["rul_h"] = [], []
     out["alarm"] = out["failure_probability"] >= threshold if np.isfinite(threshold) else None

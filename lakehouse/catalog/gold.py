@@ -385,21 +385,25 @@ ORDER BY kwh_per_good_unit / avg_kwh_per_good_unit DESC""",
         layer="gold",
         name="asset_health_features",
         description="Per equipment and hour: rolling statistics of vibration, temperature and "
-        "power, running time, stops, parts and time since maintenance: the input of the ML models.",
+        "power, running time, stops, parts and time since maintenance: the input of the ML models. "
+        "Analog statistics are taken over 1-minute means, so a 10 s feed and a 1-minute historian "
+        "export give the same features.",
         grain="one equipment × UTC hour",
         columns=(
             EQUIPMENT_ID,
             Column("hour_start", "timestamp", "UTC", nullable=False),
             Column("kind", "string", "equipment kind"),
             Column("vibration_mean_mm_s", "double", "mean bearing vibration in the hour (mm/s)"),
-            Column("vibration_std_mm_s", "double", "its standard deviation (mm/s)"),
-            Column("vibration_max_mm_s", "double", "its maximum (mm/s)"),
+            Column(
+                "vibration_std_mm_s", "double", "standard deviation of its 1-minute means (mm/s)"
+            ),
+            Column("vibration_max_mm_s", "double", "its highest 1-minute mean (mm/s)"),
             Column(
                 "vibration_mean_24h_mm_s", "double", "mean over the last 24 hours incl. this one"
             ),
             Column("vibration_trend_24h_mm_s", "double", "this hour's mean − the 24-hour mean"),
             Column("temperature_mean_c", "double", "mean temperature in the hour (°C)"),
-            Column("temperature_max_c", "double", "maximum temperature in the hour (°C)"),
+            Column("temperature_max_c", "double", "highest 1-minute mean temperature (°C)"),
             Column("temperature_mean_24h_c", "double", "mean over the last 24 hours (°C)"),
             Column("power_mean_kw", "double", "mean power in the hour (kW)"),
             Column("tool_wear_pct", "double", "last tool/bearing wear estimate in the hour (%)"),

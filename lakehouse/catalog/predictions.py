@@ -49,6 +49,26 @@ TABLES = (
         ),
         primary_key=("equipment_id", "hour_start", "product_id", "work_order_id", "material_lot"),
         partition_by=("event_date",),
+        examples=(
+            """-- Defect rate by tool-wear band over the last 7 days
+SELECT CAST(floor(tool_wear_pct / 20) * 20 AS INT) AS wear_from_pct,
+       sum(produced) AS parts, round(sum(defects) / sum(produced), 4) AS defect_rate
+FROM gold.quality_features
+WHERE event_date > date_sub((SELECT max(event_date) FROM gold.quality_features), 7)
+GROUP BY 1 ORDER BY 1""",
+            """-- Material lots with the highest defect rate (at least 200 parts)
+SELECT material_lot, product_id, sum(produced) AS parts,
+       round(sum(defects) / sum(produced), 4) AS defect_rate
+FROM gold.quality_features
+GROUP BY material_lot, product_id HAVING sum(produced) >= 200
+ORDER BY defect_rate DESC LIMIT 10""",
+            """-- Defect rate per shift and product on the latest day
+SELECT shift_name, product_id, sum(produced) AS parts,
+       round(sum(defects) / sum(produced), 4) AS defect_rate
+FROM gold.quality_features
+WHERE event_date = (SELECT max(event_date) FROM gold.quality_features)
+GROUP BY shift_name, product_id ORDER BY shift_name, product_id""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -79,6 +99,25 @@ TABLES = (
         ),
         primary_key=("equipment_id", "hour_start"),
         partition_by=("event_date",),
+        examples=(
+            """-- Machines most at risk now: the latest prediction of each
+SELECT equipment_id, hour_start, round(failure_probability, 3) AS p_fail_24h,
+       round(rul_h) AS rul_h, alarm, model_version
+FROM gold.maintenance_predictions
+QUALIFY row_number() OVER (PARTITION BY equipment_id ORDER BY hour_start DESC) = 1
+ORDER BY failure_probability DESC""",
+            """-- Alarm hours per machine and day over the last 7 days
+SELECT event_date, equipment_id, count_if(alarm) AS alarm_hours,
+       round(max(failure_probability), 3) AS max_p_fail
+FROM gold.maintenance_predictions
+WHERE event_date > date_sub((SELECT max(event_date) FROM gold.maintenance_predictions), 7)
+GROUP BY event_date, equipment_id HAVING count_if(alarm) > 0
+ORDER BY event_date DESC, alarm_hours DESC""",
+            """-- Which model versions scored which days
+SELECT model_name, model_version, min(event_date) AS first_day, max(event_date) AS last_day,
+       count(*) AS rows
+FROM gold.maintenance_predictions GROUP BY model_name, model_version ORDER BY first_day""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -108,6 +147,24 @@ TABLES = (
         ),
         primary_key=("equipment_id", "hour_start", "product_id", "work_order_id", "material_lot"),
         partition_by=("event_date",),
+        examples=(
+            """-- Expected against reported defects per machine on the latest day
+SELECT equipment_id, sum(produced) AS parts, round(sum(expected_defects)) AS expected,
+       sum(actual_defects) AS reported
+FROM gold.quality_predictions
+WHERE event_date = (SELECT max(event_date) FROM gold.quality_predictions)
+GROUP BY equipment_id ORDER BY expected DESC""",
+            """-- Batches with the highest predicted defect probability on the latest day
+SELECT equipment_id, hour_start, product_id, material_lot,
+       round(defect_probability, 3) AS p_defect, produced, actual_defects
+FROM gold.quality_predictions
+WHERE event_date = (SELECT max(event_date) FROM gold.quality_predictions)
+ORDER BY defect_probability DESC LIMIT 10""",
+            """-- Calibration by day: mean predicted against observed defect rate
+SELECT event_date, round(sum(expected_defects) / sum(produced), 4) AS predicted_rate,
+       round(sum(actual_defects) / sum(produced), 4) AS observed_rate, model_version
+FROM gold.quality_predictions GROUP BY event_date, model_version ORDER BY event_date""",
+        ),
     ),
     TableSpec(
         layer="gold",
@@ -134,5 +191,18 @@ TABLES = (
             Column("computed_at", "timestamp", "when the row was computed (UTC)", nullable=False),
         ),
         primary_key=("model_name", "feature", "score_start", "score_end"),
+        examples=(
+            """-- Features that drifted on the latest day scored
+SELECT model_name, model_version, feature, round(psi, 3) AS psi, train_mean, score_mean
+FROM gold.feature_drift
+WHERE score_start = (SELECT max(score_start) FROM gold.feature_drift) AND drifted
+ORDER BY psi DESC""",
+            """-- PSI trend of one feature across scored days
+SELECT score_start, model_name, round(psi, 3) AS psi, drifted
+FROM gold.feature_drift WHERE feature = 'tool_wear_pct' ORDER BY score_start""",
+            """-- Drifted features per model and day
+SELECT score_start, model_name, count_if(drifted) AS drifted, count(*) AS features
+FROM gold.feature_drift GROUP BY score_start, model_name ORDER BY score_start DESC""",
+        ),
     ),
 )

@@ -49,10 +49,19 @@ def asset_health_features(
 
     >>> asset_health_features(readings, states, counts, equipment, day_from=d, day_to=d)
     """
-    hour = F.date_trunc("hour", "event_time").alias("hour_start")
-    analog = readings.where(
-        F.col("tag").isin(*ANALOG, "tool_wear_pct") & F.col("value").isNotNull()
+    # Statistics of 1-minute means: the same features from a 10 s live feed and a 1 min
+    # historian export (a model trained on one scores the other without a shift in std or max).
+    minutes = (
+        readings.where(F.col("tag").isin(*ANALOG, "tool_wear_pct") & F.col("value").isNotNull())
+        .groupBy("equipment_id", "tag", F.date_trunc("minute", "event_time").alias("minute"))
+        .agg(
+            F.avg("value").alias("value"),
+            F.max_by("value", "event_time").alias("last_value"),
+            F.max("event_time").alias("event_time"),
+        )
     )
+    hour = F.date_trunc("hour", "minute").alias("hour_start")
+    analog = minutes
     stats = analog.groupBy("equipment_id", hour).agg(
         *[
             agg
@@ -66,7 +75,7 @@ def asset_health_features(
             )
         ],
         F.max_by(
-            F.when(F.col("tag") == "tool_wear_pct", F.col("value")),
+            F.when(F.col("tag") == "tool_wear_pct", F.col("last_value")),
             F.when(F.col("tag") == "tool_wear_pct", F.col("event_time")),
         ).alias("tool_wear_pct"),
     )
