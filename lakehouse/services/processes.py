@@ -87,10 +87,17 @@ def _suppress_gone():
     return contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess)
 
 
-def stop_family(ref: ProcessRef, timeout_s: float = 30.0) -> list[int]:
-    """SIGTERM the process group, SIGKILL what is left of it after `timeout_s`; then the same for
-    descendants in sessions of their own (PostgreSQL's workers, Jupyter's kernels) that did not
-    end with their parent. Returns the PIDs that were running."""
+def stop_family(
+    ref: ProcessRef, timeout_s: float = 30.0, *, whole_group: bool = False
+) -> list[int]:
+    """Stop the process and everything it started; returns the PIDs that were running.
+
+    SIGTERM goes to the process alone (it stops its own children: a PySpark driver its JVM), or
+    with `whole_group` to its process group at once (`dagster dev`, whose run workers outlive it
+    otherwise); what is left of the group then gets SIGTERM, and SIGKILL after `timeout_s`.
+    Last, descendants in sessions of their own (PostgreSQL's workers, Jupyter's kernels) that
+    did not end with their parent are stopped the same way.
+    """
     family = ref.family()
     if not family:
         return []
@@ -98,6 +105,11 @@ def stop_family(ref: ProcessRef, timeout_s: float = 30.0) -> list[int]:
     for proc in family:
         with _suppress_gone():
             (in_group if os.getpgid(proc.pid) == ref.pid else outside).append(proc)
+    leader = ref.process()
+    if leader is not None and not whole_group:
+        with _suppress_gone():
+            leader.terminate()
+        wait_gone([leader], timeout_s)
     with _suppress_gone():
         os.killpg(ref.pid, signal.SIGTERM)
     _kill_survivors(in_group, timeout_s)

@@ -56,6 +56,7 @@ class Service:
     pid: int | None = None
     create_time: float | None = None
     note: str = ""
+    whole_group: bool = False  # SIGTERM to the whole process group, not to the process alone
 
     @property
     def ref(self) -> ProcessRef | None:
@@ -314,6 +315,7 @@ class Workbench:
             f"http://{LOOPBACK}:{ports.dagster}",
             "none",
             str(logs / "dagster.log"),
+            whole_group=True,  # `dagster dev` stops, but its run workers go on
         )
         yield (
             dagster,
@@ -505,7 +507,11 @@ class Workbench:
             if not group:
                 continue
             with ThreadPoolExecutor(len(group)) as pool:
-                pids = list(pool.map(lambda s: stop_family(s.ref, timeout_s), group))
+                pids = list(
+                    pool.map(
+                        lambda s: stop_family(s.ref, timeout_s, whole_group=s.whole_group), group
+                    )
+                )
             stopped += list(zip(group, pids, strict=True))
         return stopped
 
