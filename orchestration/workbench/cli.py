@@ -39,7 +39,7 @@ def services_table(state: State, title: str) -> Table:
             s.name,
             s.url,
             s.credentials,
-            str(s.pid) if s.pid else "-",
+            (str(s.pid) if s.alive() else f"{s.pid} (ended)") if s.pid else "-",
             s.log if s.pid else s.note,
         )
     return table
