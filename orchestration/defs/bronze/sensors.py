@@ -42,6 +42,24 @@ def touched_days(table_dir: Path, after_version: int) -> tuple[int, set[str]]:
     return latest, days
 
 
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def run_in_flight(context: dg.SensorEvaluationContext, job_name: str) -> bool:
+    """True while a run of `job_name` is queued or running (no instance, as in tests: False)."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        return False
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1)
+    return bool(runs)
+
+
 def make_sensors(bronze_job, refresh_job) -> list:
     @dg.sensor(
         job=bronze_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
@@ -53,6 +71,9 @@ def make_sensors(bronze_job, refresh_job) -> list:
         seen = float(context.cursor or 0)
         if newest <= seen:
             return dg.SkipReason(f"no new files in {root}")
+        if run_in_flight(context, bronze_job.name):
+            # the loader reads every file not yet in its checkpoint: the next run takes these
+            return dg.SkipReason("a bronze_load run is queued or running; new files wait for it")
         context.update_cursor(str(newest))
         return dg.RunRequest(run_key=f"landing-{newest}")
 

@@ -129,3 +129,23 @@ def test_landing_sensor_requests_the_bronze_loader_once_per_new_file(tmp_path, m
     assert isinstance(request, dg.RunRequest)
     context = dg.build_sensor_context(cursor=context.cursor)
     assert isinstance(sensor(context), dg.SkipReason)  # the same file again: nothing to do
+
+
+def test_landing_sensor_waits_while_a_loader_run_is_in_flight(tmp_path, monkeypatch):
+    from lakehouse.settings import load_settings
+
+    monkeypatch.setattr(
+        "orchestration.defs.bronze.sensors.get_settings", lambda: load_settings(lake_root=tmp_path)
+    )
+    landing = tmp_path / "_landing" / "uns"
+    landing.mkdir(parents=True)
+    (landing / "part-1.parquet").write_bytes(b"PAR1")
+    sensor = defs.resolve_sensor_def("landing_files_sensor")
+    with dg.instance_for_test() as instance:
+        run = instance.create_run_for_job(
+            defs.resolve_job_def("bronze_load"), status=dg.DagsterRunStatus.STARTED
+        )
+        context = dg.build_sensor_context(instance=instance)
+        assert isinstance(sensor(context), dg.SkipReason)  # no second loader queued behind it
+        instance.report_run_failed(run)
+        assert isinstance(sensor(dg.build_sensor_context(instance=instance)), dg.RunRequest)
