@@ -130,12 +130,15 @@ class SqlEndpoint:
 
     def stop(self) -> None:
         """Stop the Thrift server and Spark, and remove the endpoint's private folders."""
-        try:
-            if self._server is not None:
-                self._server.stop()
-        finally:
-            self.lake.spark.stop()
-            shutil.rmtree(self.work_dir, ignore_errors=True)
+        steps = [self.lake.spark.stop]
+        if self._server is not None:
+            steps.insert(0, self._server.stop)
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # the JVM may be gone already (a signal to the group)
+                log.warning("stopping the SQL endpoint: %s", exc)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
 def start_endpoint(settings: Settings, port: int, *, read_write: bool = False) -> SqlEndpoint:
@@ -153,6 +156,10 @@ def start_endpoint(settings: Settings, port: int, *, read_write: bool = False) -
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
     jvm = spark.sparkContext._jvm
+    # The JVM removes the folder as it exits too, even when this process is killed.
+    jvm.org.apache.spark.util.ShutdownHookManager.registerShutdownDeleteDir(
+        jvm.java.io.File(str(work_dir))
+    )
     if not read_write:
         if READONLY_EXTENSION not in spark.conf.get("spark.sql.extensions", ""):
             # get_spark reused a session this process had already built without the rule.
