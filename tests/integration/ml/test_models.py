@@ -89,8 +89,9 @@ def test_models_train_register_gate_and_score_through_dagster(small_lake, tracki
         dg.AssetKey(["gold", t])
         for t in ("maintenance_predictions", "quality_predictions", "feature_drift")
     ]
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        asset_selection=keys,
+    result = dg.materialize(
+        list(defs.assets),
+        selection=keys,
         partition_key=day.isoformat(),
         resources={"lake": _resource(small_lake)},
         raise_on_error=False,
