@@ -40,7 +40,9 @@ import pandas as pd
 from ml import evaluate, maintenance, registry
 from transforms.gold.reliability import failure_events
 
+# importing ml.evaluate switches matplotlib to its file-only backend (Agg): plots inline again
 # %matplotlib inline
+pd.set_option("display.max_colwidth", 120)  # the gate's reasons are sentences
 
 HORIZON_H = 24.0
 EQUIPMENT_ID = None  # e.g. "acme.chicago.assembly.line1.cell1.cnc11"
@@ -204,6 +206,6 @@ ax.set_xlim(clf.split.test_start, clf.split.test_end + pd.Timedelta(hours=1))
 ax.set_ylabel("probability")
 ax.set_xlabel("end of the hour (UTC)")
 ax.set_title(f"{EQUIPMENT_ID}: failure risk over the holdout ({HORIZON_H:g} h horizon)")
-ax.legend(loc="upper left", fontsize=8)
+ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
 fig.autofmt_xdate()
 fig.tight_layout()

@@ -36,7 +36,9 @@ import pandas as pd
 
 from ml import evaluate, quality, registry
 
+# importing ml.evaluate switches matplotlib to its file-only backend (Agg): plots inline again
 # %matplotlib inline
+pd.set_option("display.max_colwidth", 120)  # the gate's reasons are sentences
 
 WEAR_BANDS_PCT = [0, 20, 40, 60, 80, 100, 150]
 
@@ -136,7 +138,7 @@ evaluate.importance_figure(clf.importance);
 
 # %%
 h = h.assign(
-    wear_band=pd.cut(h["tool_wear_pct"], WEAR_BANDS_PCT, right=False).astype(str),
+    wear_band=pd.cut(h["tool_wear_pct"], WEAR_BANDS_PCT, right=False),
     defective=h[clf.problem.label_col] * h[clf.problem.weight_col],
     expected=h["score"] * h[clf.problem.weight_col],
 )
@@ -153,14 +155,14 @@ def rates(by: str) -> pd.DataFrame:
 
 
 by_product, by_wear = rates("product_id"), rates("wear_band")
-by_wear = by_wear.loc[[b for b in by_wear.index if b != "nan"] + [b for b in by_wear.index if b == "nan"]]
+by_wear.index = by_wear.index.astype(str)
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for ax, (title, r) in zip(axes, [("by product", by_product), ("by tool-wear band (%)", by_wear)]):
     x = np.arange(len(r))
     ax.bar(x - 0.2, r["actual_pct"], width=0.4, label="actual")
     ax.bar(x + 0.2, r["predicted_pct"], width=0.4, label="predicted")
-    ax.set_xticks(x, r.index, rotation=20 if len(r) > 4 else 0)
+    ax.set_xticks(x, r.index)
     ax.set_ylabel("defective parts (%)")
     ax.set_title(f"holdout defect rate {title}")
     ax.legend(fontsize=8)
