@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: plots are written to files and MLflow
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure  # no pyplot: no global backend, notebooks keep theirs
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
@@ -159,8 +156,9 @@ def lead_times(
 
 
 # -- plots --------------------------------------------------------------------------------------
-def pr_curve_figure(y, scores: dict[str, np.ndarray], w=None, title: str = "") -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(5, 4))
+def pr_curve_figure(y, scores: dict[str, np.ndarray], w=None, title: str = "") -> Figure:
+    fig = Figure(figsize=(5, 4))
+    ax = fig.subplots()
     for name, p in scores.items():
         if len(np.unique(y)) == 2:
             precision, recall, _ = skm.precision_recall_curve(y, p, sample_weight=w)
@@ -173,8 +171,9 @@ def pr_curve_figure(y, scores: dict[str, np.ndarray], w=None, title: str = "") -
     return fig
 
 
-def calibration_figure(y, p, w=None, title: str = "") -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(5, 4))
+def calibration_figure(y, p, w=None, title: str = "") -> Figure:
+    fig = Figure(figsize=(5, 4))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], "k:", label="perfect")
     if len(np.unique(y)) == 2:
         if w is None:
@@ -192,11 +191,12 @@ def calibration_figure(y, p, w=None, title: str = "") -> plt.Figure:
     return fig
 
 
-def confusion_figure(y, p, threshold: float, w=None, title: str = "") -> plt.Figure:
+def confusion_figure(y, p, threshold: float, w=None, title: str = "") -> Figure:
     cm = skm.confusion_matrix(
         y, (np.asarray(p) >= threshold).astype(int), sample_weight=w, labels=[0, 1]
     )
-    fig, ax = plt.subplots(figsize=(4, 3.5))
+    fig = Figure(figsize=(4, 3.5))
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     for (i, j), v in np.ndenumerate(cm):
         ax.text(j, i, f"{v:,.0f}", ha="center", va="center")
@@ -213,11 +213,10 @@ def confusion_figure(y, p, threshold: float, w=None, title: str = "") -> plt.Fig
     return fig
 
 
-def importance_figure(
-    importance: pd.Series, title: str = "feature importance (gain)"
-) -> plt.Figure:
+def importance_figure(importance: pd.Series, title: str = "feature importance (gain)") -> Figure:
     top = importance.sort_values().tail(20)
-    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.3 * len(top))))
+    fig = Figure(figsize=(6, max(2.5, 0.3 * len(top))))
+    ax = fig.subplots()
     ax.barh(top.index, top.to_numpy())
     ax.set(title=title, xlabel="gain")
     fig.tight_layout()

@@ -47,11 +47,12 @@ def configure(lake_root: Path | str | None = None, settings: Settings | None = N
 
 def experiment(name: str) -> str:
     """The experiment's id, created with its artifacts under <lake>/_mlflow/artifacts/<name>."""
+    root = _artifact_root or configure_default()  # the lake's store, before any lookup
     client = MlflowClient()
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    artifacts = (_artifact_root or configure_default()) / name
+    artifacts = root / name
     artifacts.mkdir(parents=True, exist_ok=True)
     return client.create_experiment(name, artifact_location=artifacts.as_uri())
 
@@ -86,10 +87,7 @@ def log_model(model: xgb.XGBModel, name: str, example: pd.DataFrame, registered:
 
 
 def log_figure(fig, path: str) -> None:
-    import matplotlib.pyplot as plt
-
     mlflow.log_figure(fig, path)
-    plt.close(fig)
 
 
 def log_frame(df: pd.DataFrame, path: str) -> None:

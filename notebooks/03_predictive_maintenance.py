@@ -40,8 +40,6 @@ import pandas as pd
 from ml import evaluate, maintenance, registry
 from transforms.gold.reliability import failure_events
 
-# importing ml.evaluate switches matplotlib to its file-only backend (Agg): plots inline again
-# %matplotlib inline
 pd.set_option("display.max_colwidth", 120)  # the gate's reasons are sentences
 
 HORIZON_H = 24.0
@@ -170,11 +168,11 @@ print(f"champion now: v{now.version}" if now else "still no champion")
 h = clf.holdout
 y = h[clf.problem.label_col].to_numpy(int)
 rule = clf.problem.baseline_col
-evaluate.pr_curve_figure(
+display(evaluate.pr_curve_figure(
     y, {"model": h["score"].to_numpy(), f"rule: {rule}": h[rule].fillna(-np.inf).to_numpy(float)}
-)
-evaluate.calibration_figure(y, h["score"].to_numpy())
-evaluate.importance_figure(clf.importance);
+))
+display(evaluate.calibration_figure(y, h["score"].to_numpy()))
+display(evaluate.importance_figure(clf.importance))
 
 # %% [markdown]
 # ## Risk over time for one machine

@@ -36,8 +36,6 @@ import pandas as pd
 
 from ml import evaluate, quality, registry
 
-# importing ml.evaluate switches matplotlib to its file-only backend (Agg): plots inline again
-# %matplotlib inline
 pd.set_option("display.max_colwidth", 120)  # the gate's reasons are sentences
 
 WEAR_BANDS_PCT = [0, 20, 40, 60, 80, 100, 150]
@@ -123,9 +121,9 @@ h = clf.holdout
 y = h[clf.problem.label_col].to_numpy(int)
 w = h[clf.problem.weight_col].to_numpy(float)
 p = h["score"].to_numpy()
-evaluate.pr_curve_figure(y, {"model": p, "base rate": h["baseline_base_rate"].to_numpy()}, w)
-evaluate.calibration_figure(y, p, w)
-evaluate.importance_figure(clf.importance);
+display(evaluate.pr_curve_figure(y, {"model": p, "base rate": h["baseline_base_rate"].to_numpy()}, w))
+display(evaluate.calibration_figure(y, p, w))
+display(evaluate.importance_figure(clf.importance))
 
 # %% [markdown]
 # ## Predicted against actual defect rate

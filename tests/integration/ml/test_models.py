@@ -30,6 +30,7 @@ def tracking(small_lake, tmp_path, monkeypatch):
     return MlflowClient()
 
 
+@pytest.mark.timeout(900)  # the first user of small_lake builds it (2-3 min)
 def test_models_train_register_gate_and_score_through_dagster(small_lake, tracking):
     from ml import maintenance, quality, registry
     from orchestration.definitions import defs
