@@ -176,14 +176,23 @@ def test_server_restart_is_recorded_as_a_gap_and_the_connector_resubscribes(tmp_
             ):  # up to 60 s to re-subscribe on a loaded machine (seconds when idle)
                 await plant.write_all()
                 await asyncio.sleep(0.25)
-                if any(
-                    r["source_timestamp"] and r["source_timestamp"] > restarted_at
-                    for r in rows_now()
-                ):
+                if values_after_the_gap():
                     break
 
-        def rows_now():
-            return [r for r in landed(zone) if dict(r["attributes"])["status_code"] == "0"]
+        def values_after_the_gap() -> bool:
+            """A good value stamped after the gap records (not merely after the test began)."""
+            rows = landed(zone)
+            gaps = [
+                r["source_timestamp"]
+                for r in rows
+                if dict(r["attributes"])["status_code"] == str(GAP_STATUS)
+            ]
+            return bool(gaps) and any(
+                dict(r["attributes"])["status_code"] == "0"
+                and r["source_timestamp"]
+                and r["source_timestamp"] > max(gaps)
+                for r in rows
+            )
 
         restarted_at = datetime.now(UTC)
         try:
