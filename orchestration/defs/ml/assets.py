@@ -88,66 +88,52 @@ def _scored_result(lk, scored, table: str) -> dg.MaterializeResult:
     )
 
 
-def _no_champion(lk, table: str, day, error: Exception) -> dg.MaterializeResult:
-    return dg.MaterializeResult(
-        asset_key=tables.key(table),
-        check_results=[tables.check_result(lk, table, [day])],
-        metadata={"dagster/row_count": 0, "note": str(error)},
+def predictions_asset(table: str, features: str, model: dg.AssetKey, score: str, name: str):
+    """A daily asset scoring the day's rows of `features` into `table` with the champion of
+    `model` (`ml.scoring.<score>`); before any champion exists it writes nothing and says so."""
+
+    @dg.multi_asset(
+        specs=[tables.spec(table, deps=[features, model], partitions_def=DAILY)],
+        check_specs=tables.check_spec(table),
+        name=name,
+        description=f"Score the day's rows of {features} with the champion of {model.to_user_string()}.",
     )
+    def _asset(context: dg.AssetExecutionContext, lake: LakeResource):
+        from ml import registry, scoring
+
+        lk = lake.lake()
+        registry.configure(lk.root)
+        day = partition_day(context)
+        try:
+            scored = getattr(scoring, score)(lk, [day])
+        except scoring.NoChampionError as e:
+            context.log.warning(str(e))
+            lk.create(table)
+            yield dg.MaterializeResult(
+                asset_key=tables.key(table),
+                metadata={"dagster/row_count": 0, "note": str(e)},
+                check_results=[tables.check_result(lk, table, [day])],
+            )
+            return
+        yield _scored_result(lk, scored, table)
+
+    return _asset
 
 
-@dg.multi_asset(
-    specs=[
-        tables.spec(
-            "gold.maintenance_predictions",
-            deps=["gold.asset_health_features", MAINTENANCE_MODEL],
-            partitions_def=DAILY,
-        )
-    ],
-    check_specs=tables.check_spec("gold.maintenance_predictions"),
-    name="gold_maintenance_predictions",
+gold_maintenance_predictions = predictions_asset(
+    "gold.maintenance_predictions",
+    "gold.asset_health_features",
+    MAINTENANCE_MODEL,
+    "score_maintenance",
+    "gold_maintenance_predictions",
 )
-def gold_maintenance_predictions(context: dg.AssetExecutionContext, lake: LakeResource):
-    """Score the day's feature hours with the maintenance champion (none yet: nothing written)."""
-    from ml import registry, scoring
-
-    lk = lake.lake()
-    registry.configure(lk.root)
-    try:
-        scored = scoring.score_maintenance(lk, [partition_day(context)])
-    except scoring.NoChampionError as e:
-        context.log.warning(str(e))
-        lk.create("gold.maintenance_predictions")
-        yield _no_champion(lk, "gold.maintenance_predictions", partition_day(context), e)
-        return
-    yield _scored_result(lk, scored, "gold.maintenance_predictions")
-
-
-@dg.multi_asset(
-    specs=[
-        tables.spec(
-            "gold.quality_predictions",
-            deps=["gold.quality_features", QUALITY_MODEL],
-            partitions_def=DAILY,
-        )
-    ],
-    check_specs=tables.check_spec("gold.quality_predictions"),
-    name="gold_quality_predictions",
+gold_quality_predictions = predictions_asset(
+    "gold.quality_predictions",
+    "gold.quality_features",
+    QUALITY_MODEL,
+    "score_quality",
+    "gold_quality_predictions",
 )
-def gold_quality_predictions(context: dg.AssetExecutionContext, lake: LakeResource):
-    """Score the day's quality-feature rows with the quality champion."""
-    from ml import registry, scoring
-
-    lk = lake.lake()
-    registry.configure(lk.root)
-    try:
-        scored = scoring.score_quality(lk, [partition_day(context)])
-    except scoring.NoChampionError as e:
-        context.log.warning(str(e))
-        lk.create("gold.quality_predictions")
-        yield _no_champion(lk, "gold.quality_predictions", partition_day(context), e)
-        return
-    yield _scored_result(lk, scored, "gold.quality_predictions")
 
 
 @dg.multi_asset(
