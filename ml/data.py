@@ -64,7 +64,8 @@ def _window(df: DataFrame, column: str, start: datetime | date | None, end: date
     return df
 
 
-def _pandas(df: DataFrame) -> pd.DataFrame:
+def to_pandas(df: DataFrame) -> pd.DataFrame:
+    """`df` as pandas, timestamps as datetime64 (naive UTC)."""
     out = df.toPandas()
     for c, t in df.dtypes:
         if t == "timestamp":
@@ -82,7 +83,7 @@ def maintenance_inputs(
     )
     names = ("gold.asset_health_features", "silver.equipment_states")
     return Inputs(
-        {"features": _pandas(features), "failures": _pandas(failures)},
+        {"features": to_pandas(features), "failures": to_pandas(failures)},
         {n: lake.version(n) for n in names},
     )
 
@@ -93,6 +94,6 @@ def quality_inputs(
     """gold.quality_features in [start, end)."""
     features = _window(lake.read("gold.quality_features"), "hour_start", start, end)
     return Inputs(
-        {"features": _pandas(features)},
+        {"features": to_pandas(features)},
         {"gold.quality_features": lake.version("gold.quality_features")},
     )

@@ -62,7 +62,7 @@ def _write(lake: Lake, table: str, frame: pd.DataFrame, days: list[date]) -> Non
 
 
 def _days_frame(lake: Lake, table: str, days: list[date]) -> pd.DataFrame:
-    return data._pandas(lake.read(table).where(F.col("event_date").isin(days)))
+    return data.to_pandas(lake.read(table).where(F.col("event_date").isin(days)))
 
 
 def score_maintenance(lake: Lake, days: Iterable[date]) -> Scored:
@@ -139,7 +139,7 @@ def build_feature_drift(lake: Lake, days: Iterable[date]) -> pd.DataFrame:
         categorical = [c for c in params.get("categorical", "").split(",") if c]
         t0, t1 = pd.Timestamp(params["train_start"]), pd.Timestamp(params["train_end"])
         source = lake.read(table)
-        train = data._pandas(
+        train = data.to_pandas(
             source.where((F.col("hour_start") >= F.lit(t0)) & (F.col("hour_start") < F.lit(t1)))
         )
         score = _days_frame(lake, table, days)
