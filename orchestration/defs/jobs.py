@@ -20,7 +20,12 @@ refresh_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=refresh_job, cron_schedule="5 * * * *", execution_timezone="UTC")
+@dg.schedule(
+    job=refresh_job,
+    cron_schedule="5 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
 def hourly_refresh(context: dg.ScheduleEvaluationContext):
     """Every hour, refresh today's partition: new bronze rows in, today's KPIs recomputed."""
     when = context.scheduled_execution_time or datetime.now(UTC)
@@ -36,7 +41,12 @@ train_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=train_job, cron_schedule="0 3 * * 1", execution_timezone="UTC")
+@dg.schedule(
+    job=train_job,
+    cron_schedule="0 3 * * 1",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
 def weekly_training(context: dg.ScheduleEvaluationContext):
     """Every Monday 03:00 UTC: retrain both models on the weeks of features the lake holds."""
     when = context.scheduled_execution_time or datetime.now(UTC)

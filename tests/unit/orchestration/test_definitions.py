@@ -103,6 +103,7 @@ def test_jobs_schedule_and_sensors():
     assert {j.name for j in defs.jobs} == {"bronze_load", "refresh", "train_models"}
     assert [s.name for s in defs.schedules] == ["hourly_refresh", "weekly_training"]
     assert defs.resolve_schedule_def("weekly_training").cron_schedule == "0 3 * * 1"
+    assert {s.default_status for s in defs.schedules} == {dg.DefaultScheduleStatus.RUNNING}
     parents = {
         k.to_user_string()
         for k in defs.resolve_asset_graph().get(dg.AssetKey(["gold", "asset_state"])).parent_keys
