@@ -66,10 +66,11 @@ def classification_metrics(
     p = np.clip(np.asarray(p, dtype=float), 0, 1)
     both = len(np.unique(y)) == 2
     alarm = p >= threshold
-    tp = float(np.sum((alarm & (y == 1)) * (1 if w is None else w)))
-    fp = float(np.sum((alarm & (y == 0)) * (1 if w is None else w)))
-    fn = float(np.sum((~alarm & (y == 1)) * (1 if w is None else w)))
-    total_w = float(np.sum(w)) if w is not None else float(len(y))
+    weight = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
+    tp = float(np.sum((alarm & (y == 1)) * weight))
+    fp = float(np.sum((alarm & (y == 0)) * weight))
+    fn = float(np.sum((~alarm & (y == 1)) * weight))
+    total_w = float(np.sum(weight))
     return {
         "pr_auc": skm.average_precision_score(y, p, sample_weight=w) if both else np.nan,
         "roc_auc": skm.roc_auc_score(y, p, sample_weight=w) if both else np.nan,
@@ -80,9 +81,7 @@ def classification_metrics(
         "ece": expected_calibration_error(y, p, w),
         "precision": tp / (tp + fp) if tp + fp else np.nan,
         "recall": tp / (tp + fn) if tp + fn else np.nan,
-        "positive_rate": float(np.sum((y == 1) * (1 if w is None else w)) / total_w)
-        if total_w
-        else np.nan,
+        "positive_rate": float(np.sum((y == 1) * weight) / total_w) if total_w else np.nan,
         "threshold": float(threshold),
     }
 

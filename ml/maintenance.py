@@ -180,28 +180,11 @@ def fit_maintenance(
                 rul_name, rul_version, "rul_cap_h", str(rul_cap_h)
             )
 
-        champ = registry.champion(name)
-        y = clf.holdout[label_col].to_numpy(int)
-
-        def pr_auc(model, holdout):
-            p = model.predict_proba(inputs_for(model, holdout))[:, 1]
-            return evaluate.classification_metrics(y, p, 0.5)[GATE_METRIC]
-
-        champ_score = registry.champion_score(champ, clf.holdout, pr_auc)
-        decision = registry.gate(
-            name,
-            version,
-            clf.metrics[GATE_METRIC],
-            champ_score,
-            champ.version if champ else None,
-            metric=GATE_METRIC,
-        )
+        decision = registry.gate_on_holdout(name, version, clf, metric=GATE_METRIC)
         if decision.promoted and rul_version:
             mlflow.MlflowClient().set_registered_model_alias(
                 rul_name, registry.CHAMPION, rul_version
             )
-        mlflow.set_tag("role", "champion" if decision.promoted else "challenger")
-        mlflow.set_tag("gate", decision.reason)
         registry.describe(
             name,
             version,

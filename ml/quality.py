@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import mlflow
 import pandas as pd
 
-from ml import data, evaluate, registry
+from ml import data, registry
 from ml.train import Problem, Trained, binomial_rows, inputs_for, train_classifier
 
 NAME = "plantlake-quality"
@@ -91,25 +91,7 @@ def fit_quality(
         )
         version = str(info.registered_model_version)
         mlflow.MlflowClient().set_model_version_tag(name, version, "threshold", str(clf.threshold))
-        champ = registry.champion(name)
-        h = clf.holdout
-        y = h[problem.label_col].to_numpy(int)
-        w = h[problem.weight_col].to_numpy(float) if problem.weight_col else None
-
-        def pr_auc(model, holdout):
-            p = model.predict_proba(inputs_for(model, holdout))[:, 1]
-            return evaluate.classification_metrics(y, p, 0.5, w)[GATE_METRIC]
-
-        decision = registry.gate(
-            name,
-            version,
-            clf.metrics[GATE_METRIC],
-            registry.champion_score(champ, h, pr_auc),
-            champ.version if champ else None,
-            metric=GATE_METRIC,
-        )
-        mlflow.set_tag("role", "champion" if decision.promoted else "challenger")
-        mlflow.set_tag("gate", decision.reason)
+        decision = registry.gate_on_holdout(name, version, clf, metric=GATE_METRIC)
         m, b = clf.metrics, clf.baseline_metrics["base_rate"]
         card = "\n\n".join(
             [

@@ -217,3 +217,31 @@ def champion_score(champ: Champion | None, holdout: pd.DataFrame, score) -> floa
     except KeyError as e:
         log.warning("champion %s v%s cannot score this holdout: %s", champ.name, champ.version, e)
         return None
+
+
+def gate_on_holdout(name: str, version: str, trained, *, metric: str = "pr_auc") -> Decision:
+    """Score the current champion on `trained`'s holdout (same rows, labels and weights), gate
+    `version` against it, and tag the active run with the outcome."""
+    from ml import evaluate
+    from ml.train import inputs_for
+
+    h, problem = trained.holdout, trained.problem
+    y = h[problem.label_col].to_numpy(int)
+    w = h[problem.weight_col].to_numpy(float) if problem.weight_col else None
+
+    def score(model, holdout: pd.DataFrame) -> float:
+        p = model.predict_proba(inputs_for(model, holdout))[:, 1]
+        return evaluate.classification_metrics(y, p, 0.5, w)[metric]
+
+    champ = champion(name)
+    decision = gate(
+        name,
+        version,
+        trained.metrics[metric],
+        champion_score(champ, h, score),
+        champ.version if champ else None,
+        metric=metric,
+    )
+    mlflow.set_tag("role", CHAMPION if decision.promoted else "challenger")
+    mlflow.set_tag("gate", decision.reason)
+    return decision
