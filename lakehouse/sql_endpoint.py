@@ -79,7 +79,9 @@ def endpoint_conf(
         "server2.logging.operation.log.location": str(work_dir / "operation_logs"),
         "exec.scratchdir": str(work_dir / "scratch"),
         "exec.local.scratchdir": str(work_dir / "local_scratch"),
-        "downloaded.resources.dir": str(work_dir / "resources"),
+        # one folder per client session, as Hive's default: a session deletes its folder when
+        # it closes, so a shared one vanished under sessions opening at the same moment
+        "downloaded.resources.dir": str(work_dir / "resources" / "${hive.session.id}_resources"),
         "metastore.warehouse.dir": str(work_dir / "warehouse"),
     }
     conf = {f"spark.hive.{key}": value for key, value in hive.items()}
