@@ -15,8 +15,10 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
+import plant
 from ingestion.backfill import mes_backfill_to_bronze, uns_backfill_to_bronze
 from lakehouse.lake import open_lake
+from lakehouse.plant_model import install_model
 from lakehouse.settings import load_settings
 from orchestration import build
 from plant.backfill import backfill
@@ -73,6 +75,7 @@ def main() -> None:
         )
         lake = open_lake(settings)
         lake.create_all()
+        install_model(lake.root, plant.MODEL_FILE)
         out = root / "backfill"
         t0 = time.perf_counter()
         summary = backfill(load_plant_config(), seed=1, days=DAYS + 1, out_dir=out, start=START)

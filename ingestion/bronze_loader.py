@@ -82,6 +82,7 @@ def landing_to_opcua_values(landed: DataFrame) -> DataFrame:
         "record_id",
         _attr("endpoint").alias("endpoint"),
         F.col("address").alias("node_id"),
+        F.nullif(_attr("namespace_uri"), F.lit("")).alias("namespace_uri"),
         _attr("browse_path").alias("browse_path"),
         F.col("payload").cast("string").alias("value"),
         _attr("variant_type").alias("variant_type"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +19,9 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.catalog import get_table
 from lakehouse.lake import Lake
+from lakehouse.plant_model import PlantModel, lake_model_path, model_for_lake
 from transforms.gold import asset_state as asset_state_t
 from transforms.gold import (
     downtime,
@@ -30,7 +33,15 @@ from transforms.gold import (
     reliability,
     spc,
 )
-from transforms.silver import counts, master_data, mes_events, readings, states
+from transforms.silver import (
+    counts,
+    master_data,
+    mes_events,
+    plant_model,
+    readings,
+    signals,
+    states,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +68,7 @@ class Built:
     version: int | None = None
     seconds: float = 0.0
     note: str = ""
+    also: list[Built] = field(default_factory=list)  # tables written on the way (unmapped)
 
 
 def _days(days: Iterable[date] | None) -> list[date]:
@@ -98,16 +110,46 @@ def _save_progress(lake: Lake, consumer: str, versions: dict[str, int]) -> None:
 
 # -- silver: master data and MES events (small: rebuilt whole when bronze.mes_rows moved) ---
 # Which MES/ERP source tables each silver table reads (a table is rebuilt when one of them moved).
+# "plant_model" stands for the lake's plant model file and the span of days its calendars cover.
 MASTER_SOURCES = {
-    "silver.equipment": ("mes.equipment",),
+    "silver.equipment": ("mes.equipment", "plant_model"),
     "silver.tags": ("mes.equipment_tags",),
     "silver.products": ("erp.products", "erp.bill_of_materials"),
     "silver.routings": ("erp.routings",),
+    "silver.ideal_cycle_times": ("plant_model",),
     "silver.work_orders": ("mes.work_orders", "mes.operations"),
     "silver.downtime_events": ("mes.downtime_events",),
-    "silver.shift_calendar": ("mes.shift_calendar", "mes.equipment"),
+    "silver.shift_calendar": ("mes.shift_calendar", "mes.equipment", "plant_model"),
+    "silver.planned_downtime": ("mes.shift_calendar", "mes.equipment", "plant_model"),
     "silver.quality_inspections": ("mes.quality_inspections", "mes.work_orders"),
 }
+CALENDAR_MARGIN_DAYS = 1  # model shifts are laid out one day beyond the data on each side
+
+
+def lake_model(lake: Lake) -> PlantModel | None:
+    """The lake's plant model, or None when it has none (MES master data still builds)."""
+    if not lake_model_path(lake.root).exists():
+        return None
+    return model_for_lake(lake.root)
+
+
+def _data_days(lake: Lake) -> tuple[date, date] | None:
+    """The first and last event day of the bronze readings (partition values: metadata)."""
+    spans = []
+    for t in READING_SOURCES:
+        row = lake.read(t).agg(F.min("event_date"), F.max("event_date")).first()
+        if row[0] is not None:
+            spans.append((row[0], row[1]))
+    if not spans:
+        return None
+    return min(a for a, _ in spans), max(b for _, b in spans)
+
+
+def _model_version(lake: Lake, span: tuple[date, date] | None) -> int:
+    """A number that changes when the model file or the days its calendars must cover change."""
+    path = lake_model_path(lake.root)
+    text = path.read_bytes() if path.exists() else b""
+    return zlib.crc32(text + repr(span).encode())
 
 
 def _changed_sources(lake: Lake, since: int, until: int) -> set[str]:
@@ -127,15 +169,21 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
     and quality_inspections from bronze.mes_rows. Each is rebuilt whole (they are small) but only
     when rows of its source tables arrived since the last build."""
     tables = tuple(MASTER_SOURCES)
-    _ensure(lake, "bronze.mes_rows", *tables)
+    _ensure(lake, "bronze.mes_rows", *READING_SOURCES, *tables)
     version = lake.version("bronze.mes_rows")
-    done = _progress(lake, "silver.master_data").get("bronze.mes_rows")
+    progress = _progress(lake, "silver.master_data")
+    done = progress.get("bronze.mes_rows")
+    model = lake_model(lake)
+    span = _data_days(lake)
+    model_version = _model_version(lake, span)
     if force or done is None:
         changed = {s for sources in MASTER_SOURCES.values() for s in sources}
     elif done == version:
         changed = set()
     else:
         changed = _changed_sources(lake, done, version)
+    if progress.get("plant_model") != model_version:
+        changed.add("plant_model")
     todo = [t for t in tables if changed & set(MASTER_SOURCES[t])]
     built = [Built(t, 0, note="its sources did not change") for t in tables if t not in todo]
     if not todo:
@@ -147,15 +195,30 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
         .where(F.col("source_table").isin(sorted({s for t in todo for s in MASTER_SOURCES[t]})))
         .cache()
     )
+    spark = lake.spark
+    declared = model_shifts = model_windows = cycle_times = None
+    if model is not None:
+        declared = plant_model.model_equipment(spark, model)
+        cycle_times = plant_model.model_cycle_times(spark, model)
+        if span is not None:
+            first = span[0] - timedelta(days=CALENDAR_MARGIN_DAYS)
+            last = span[1] + timedelta(days=CALENDAR_MARGIN_DAYS)
+            model_shifts, model_windows = plant_model.model_shifts(spark, model, first, last)
+    if cycle_times is None:
+        cycle_times = spark.createDataFrame([], get_table("silver.ideal_cycle_times").schema)
     frames = {
-        "silver.equipment": lambda: master_data.equipment(mes),
+        "silver.equipment": lambda: master_data.equipment(mes, declared=declared),
+        "silver.ideal_cycle_times": lambda: cycle_times,
         "silver.tags": lambda: master_data.tags(mes),
         "silver.products": lambda: master_data.products(mes),
         "silver.routings": lambda: master_data.routings(mes),
         "silver.work_orders": lambda: mes_events.work_orders(mes),
         "silver.downtime_events": lambda: mes_events.downtime_events(mes),
         "silver.shift_calendar": lambda: master_data.shift_calendar(
-            mes, lake.read("silver.equipment")
+            mes, lake.read("silver.equipment"), model_shifts, model_windows
+        ),
+        "silver.planned_downtime": lambda: master_data.planned_downtime(
+            lake.read("silver.shift_calendar"), model_windows
         ),
         "silver.quality_inspections": lambda: mes_events.quality_inspections(
             mes, lake.read("silver.work_orders")
@@ -164,18 +227,47 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
     for table in todo:  # in MASTER_SOURCES order: equipment and work orders before their users
         built.append(_whole(lake, table, frames[table]()))
     mes.unpersist()
-    _save_progress(lake, "silver.master_data", {"bronze.mes_rows": version})
+    _save_progress(
+        lake, "silver.master_data", {"bronze.mes_rows": version, "plant_model": model_version}
+    )
     return built
 
 
 # -- silver.readings: incremental from bronze ----------------------------------------------
-def _bronze_long(lake: Lake, frames: dict[str, DataFrame]) -> DataFrame:
-    equipment = lake.read("silver.equipment")
-    return readings.long_readings(
-        frames.get("bronze.mqtt_messages"),
-        frames.get("bronze.sparkplug_messages"),
-        frames.get("bronze.opcua_values"),
-        equipment,
+def _addressed(lake: Lake, frames: dict[str, DataFrame]) -> DataFrame:
+    """Every value of the given bronze frames mapped by the lake's plant model."""
+    model = model_for_lake(lake.root)
+    return signals.map_signals(
+        signals.compile_rules(model),
+        lake.read("silver.equipment"),
+        mqtt=frames.get("bronze.mqtt_messages"),
+        sparkplug=frames.get("bronze.sparkplug_messages"),
+        opcua=frames.get("bronze.opcua_values"),
+    )
+
+
+def _merge_unmapped(lake: Lake, unmapped: DataFrame, days: list[date]) -> None:
+    """Add new unmapped counts to those of their day (an incremental run sees new rows only)."""
+    in_days = ", ".join(f"DATE'{d}'" for d in days)
+    target = DeltaTable.forPath(lake.spark, str(lake.path("silver.unmapped_addresses")))
+    (
+        target.alias("t")
+        .merge(
+            unmapped.alias("s"),
+            f"t.event_date IN ({in_days}) AND t.event_date = s.event_date AND "
+            "t.source = s.source AND t.address = s.address AND t.reason = s.reason",
+        )
+        .whenMatchedUpdate(
+            set={
+                "value_count": "t.value_count + s.value_count",
+                "first_seen": "least(t.first_seen, s.first_seen)",
+                "last_seen": "greatest(t.last_seen, s.last_seen)",
+                "example_value": "s.example_value",
+                "last_ingested_at": "greatest(t.last_ingested_at, s.last_ingested_at)",
+            }
+        )
+        .whenNotMatchedInsertAll()
+        .execute()
     )
 
 
@@ -185,7 +277,7 @@ def build_readings(
     """silver.readings. Incremental by default: the bronze rows committed since the last run are
     typed, deduplicated and merged in, and the days they touched are returned. `rebuild=True`
     replaces the given days (all days when none given) from bronze as a whole."""
-    _ensure(lake, "silver.readings", *READING_SOURCES)
+    _ensure(lake, "silver.readings", "silver.unmapped_addresses", *READING_SOURCES)
     started = time.perf_counter()
     consumer = "silver.readings"
     versions = {t: lake.version(t) for t in READING_SOURCES}
@@ -204,20 +296,31 @@ def build_readings(
                 # Sparkplug metrics may be stamped before their message: read a day further.
                 df = _between(df, wanted[0], wanted[-1] + timedelta(days=1))
             frames[t] = df
-        rows = readings.conform_readings(_bronze_long(lake, frames), tags)
+        addressed = _addressed(lake, frames).cache()
+        rows = readings.conform_readings(signals.mapped_readings(addressed), tags)
+        unmapped = signals.unmapped_addresses(addressed)
         if wanted:
             rows = rows.where(F.col("event_date").isin(wanted))
             lake.replace_partitions("silver.readings", rows, wanted)
+            lake.replace_partitions(
+                "silver.unmapped_addresses",
+                unmapped.where(F.col("event_date").isin(wanted)),
+                wanted,
+            )
             touched = wanted
         else:
             lake.overwrite("silver.readings", rows)
+            lake.overwrite("silver.unmapped_addresses", unmapped)
             touched = [
                 r.event_date
                 for r in lake.read("silver.readings").select("event_date").distinct().collect()
             ]
+        addressed.unpersist()
         if not wanted or not done:
             _save_progress(lake, consumer, versions)
-        return _written(lake, consumer, _days(touched), started, "rebuilt from bronze")
+        out = _written(lake, consumer, _days(touched), started, "rebuilt from bronze")
+        out.also.append(_written(lake, "silver.unmapped_addresses", _days(touched), started))
+        return out
     frames = {}
     for t in READING_SOURCES:
         start = done.get(t, -1) + 1
@@ -242,7 +345,13 @@ def build_readings(
             time.perf_counter() - started,
             "no new bronze rows",
         )
-    new = readings.conform_readings(_bronze_long(lake, frames), tags).cache()
+    addressed = _addressed(lake, frames).cache()
+    new = readings.conform_readings(signals.mapped_readings(addressed), tags).cache()
+    unmapped = signals.unmapped_addresses(addressed).cache()
+    unmapped_days = sorted(r.event_date for r in unmapped.select("event_date").distinct().collect())
+    if unmapped_days:
+        _merge_unmapped(lake, unmapped, unmapped_days)
+    unmapped.unpersist()
     touched = sorted(r.event_date for r in new.select("event_date").distinct().collect())
     if touched:
         in_days = ", ".join(f"DATE'{d}'" for d in touched)
@@ -264,8 +373,9 @@ def build_readings(
         )
     added = new.count()
     new.unpersist()
+    addressed.unpersist()
     _save_progress(lake, consumer, versions)
-    return Built(
+    built = Built(
         consumer,
         added,
         touched,
@@ -273,6 +383,11 @@ def build_readings(
         time.perf_counter() - started,
         "merged new bronze rows",
     )
+    if unmapped_days:
+        built.also.append(
+            _written(lake, "silver.unmapped_addresses", unmapped_days, started, "merged")
+        )
+    return built
 
 
 def _readings_between(
@@ -302,7 +417,7 @@ def build_states(lake: Lake, days: Iterable[date]) -> Built:
 def build_counts(lake: Lake, days: Iterable[date]) -> Built:
     """silver.production_counts for the given days."""
     days = _days(days)
-    _ensure(lake, "silver.production_counts")
+    _ensure(lake, "silver.production_counts", "silver.ideal_cycle_times")
     started = time.perf_counter()
     if not days:
         return Built("silver.production_counts", 0)
@@ -314,6 +429,7 @@ def build_counts(lake: Lake, days: Iterable[date]) -> Built:
         lake.read("silver.equipment"),
         lake.read("silver.routings"),
         lake.read("silver.work_orders"),
+        lake.read("silver.ideal_cycle_times"),
         day_from=days[0],
         day_to=days[-1],
     )
@@ -333,7 +449,7 @@ def data_as_of(lake: Lake) -> datetime:
 def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None) -> Built:
     """gold.oee_shift for shifts starting on the given days."""
     days = _days(days)
-    _ensure(lake, "gold.oee_shift")
+    _ensure(lake, "gold.oee_shift", "silver.planned_downtime")
     started = time.perf_counter()
     if days:
         # how far each equipment's data reaches: its open intervals and shifts stop there
@@ -356,6 +472,7 @@ def build_oee(lake: Lake, days: Iterable[date], *, as_of: datetime | None = None
             lake.read("silver.shift_calendar"),
             lake.read("silver.equipment"),
             as_of=reach,
+            planned=lake.read("silver.planned_downtime"),
             day_from=days[0],
             day_to=days[-1],
         )
@@ -524,6 +641,7 @@ def refresh(lake: Lake, days: Iterable[date] | None = None, *, rebuild: bool = F
     built = list(build_master_data(lake, force=rebuild))
     r = build_readings(lake, days, rebuild=rebuild)
     built.append(r)
+    built += r.also
     touched = _days(r.days)
     around = _days([*touched, *(d - timedelta(days=1) for d in touched)])
     if touched:

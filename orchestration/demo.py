@@ -21,6 +21,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import plant
+from lakehouse.plant_model import install_model
+
 app = typer.Typer(help="Run the main job end to end and print what it did.", add_completion=False)
 console = Console(width=None if sys.stdout.isatty() else 132)
 
@@ -101,6 +104,8 @@ def demo(
     with step("creating the catalog tables"):
         created = lake.create_all()
         console.print(f"  {len(created)} created, {len(all_tables()) - len(created)} already there")
+    with step(f"using the simulated plant's model file {plant.MODEL_FILE.name}"):
+        install_model(lake.root, plant.MODEL_FILE)
 
     out_dir = lake.root / "_backfill" / f"seed={seed}"
     first_day = datetime.fromisoformat(start).replace(tzinfo=UTC)

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import plant
 from lakehouse.lake import Lake
+from lakehouse.plant_model import install_model
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ def build_history(
     from plant.backfill import backfill
     from plant.config import load_plant_config
 
+    install_model(lake.root, plant.MODEL_FILE)
     out = lake.root / "_backfill" / f"history-seed={seed}"
     t0 = time.perf_counter()
     summary = backfill(

@@ -189,6 +189,7 @@ class OpcUaConnector:
         self._buffer: list[LandingRecord] = []
         self._variables: dict[str, MonitoredVariable] = {}
         self._client: Client | None = None
+        self._namespaces: list[str] = []
 
     # -- records -------------------------------------------------------------------------------
     def record(
@@ -215,6 +216,7 @@ class OpcUaConnector:
         attributes = {
             "endpoint": self.config.endpoint,
             "browse_path": variable.browse_path,
+            "namespace_uri": self._namespace_uri(variable.node_id),
             "variant_type": variant_type,
             "status_code": str(status_code),
             "status_name": _status_name(status_code),
@@ -231,6 +233,12 @@ class OpcUaConnector:
             attributes=attributes,
             record_id=hashlib.sha256(identity.encode()).hexdigest(),
         )
+
+    def _namespace_uri(self, node_id: str) -> str:
+        """The URI of a node id's namespace: plant models name namespaces by URI, since a
+        server may number them differently after a restart or an upgrade."""
+        index = ua.NodeId.from_string(node_id).NamespaceIndex
+        return self._namespaces[index] if index < len(self._namespaces) else ""
 
     def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
         """asyncua subscription callback: one data change."""
@@ -335,6 +343,7 @@ class OpcUaConnector:
         client.connection_lost_callback = self._on_connection_lost
         await client.connect(auto_reconnect=True, reconnect_max_delay=cfg.reconnect_max_delay_s)
         try:
+            self._namespaces = list(await client.get_namespace_array())
             variables = await self._resolve_variables(client)
             self._variables = {v.node_id: v for v in variables}
             self.stats.monitored = len(variables)

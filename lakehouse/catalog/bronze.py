@@ -84,6 +84,11 @@ TABLES = (
             Column(
                 "node_id", "string", "NodeId as a string, e.g. ns=2;s=acme.berlin…", nullable=False
             ),
+            Column(
+                "namespace_uri",
+                "string",
+                "URI of the node id's namespace (plant models name namespaces by URI, not index)",
+            ),
             Column("browse_path", "string", "browse path from the subscription root"),
             Column(
                 "value",

@@ -11,7 +11,8 @@ OEE_TIMES_AND_COUNTS = (
     Column(
         "planned_downtime_s",
         "double",
-        "planned downtime: breaks, planned maintenance (s)",
+        "planned downtime: calendar breaks and planned maintenance, and planned_stop states, "
+        "each minute once; a calendar break in which the machine runs is not downtime (s)",
         nullable=False,
     ),
     Column(
@@ -31,6 +32,12 @@ OEE_TIMES_AND_COUNTS = (
     Column("scrap", "bigint", "scrap quantity (count)", nullable=False),
     Column("rework", "bigint", "rework quantity (count)", nullable=False),
     Column("ideal_time_s", "double", "Σ planned run time per unit × produced (s)", nullable=False),
+    Column(
+        "good_ideal_time_s",
+        "double",
+        "Σ planned run time per unit × good (s): the quality loss is ideal_time_s − this",
+        nullable=False,
+    ),
 )
 OEE_RATIOS = (
     Column("availability", "double", "APT / PBT"),

@@ -131,6 +131,7 @@ TABLES = (
             Column("rework", "bigint", "parts sent to rework (count)", nullable=False),
             Column("ideal_cycle_s", "double", "planned run time per unit (s) from the routing"),
             Column("ideal_time_s", "double", "ideal_cycle_s × produced (s)"),
+            Column("good_ideal_time_s", "double", "ideal_cycle_s × good (s)"),
             EVENT_DATE,
         ),
         primary_key=("equipment_id", "interval_start", "product_id", "work_order_id"),
@@ -264,5 +265,63 @@ TABLES = (
             Column("calendar_planned_downtime_s", "double", "break + maintenance in seconds"),
         ),
         primary_key=("shift_id",),
+    ),
+    TableSpec(
+        layer="silver",
+        name="planned_downtime",
+        description="Planned downtime of the calendar inside each shift: breaks and planned "
+        "maintenance windows, from the plant model's site calendars and the MES shifts.",
+        grain="one planned window of one shift (of one equipment, or of the whole site)",
+        columns=(
+            Column("shift_id", "string", "the shift it falls in", nullable=False),
+            Column("site", "string", "ISA-95 site", nullable=False),
+            Column("equipment_id", "string", "the equipment it stops; null: every one of the site"),
+            Column("kind", "string", "break or planned_maintenance", nullable=False),
+            Column("name", "string", "lunch, coffee, press maintenance, …"),
+            Column("start_time", "timestamp", "UTC", nullable=False),
+            Column("end_time", "timestamp", "UTC", nullable=False),
+            Column("duration_s", "double", "end − start in seconds", nullable=False),
+            Column("source", "string", "plant_model or mes.shift_calendar", nullable=False),
+        ),
+        primary_key=("shift_id", "kind", "start_time", "equipment_id"),
+    ),
+    TableSpec(
+        layer="silver",
+        name="ideal_cycle_times",
+        description="Planned run time per unit that the plant model declares per equipment (and "
+        "product); work orders and ERP routings take precedence where they give one.",
+        grain="one equipment × product ('*': any product)",
+        columns=(
+            EQUIPMENT_ID,
+            Column("product_id", "string", "product id, or * for every product", nullable=False),
+            Column("ideal_cycle_s", "double", "planned run time per unit (s)", nullable=False),
+        ),
+        primary_key=("equipment_id", "product_id"),
+    ),
+    TableSpec(
+        layer="silver",
+        name="unmapped_addresses",
+        description="Source values that the plant model maps to no equipment or tag, counted by "
+        "address and reason: bronze values = silver readings + duplicates + these.",
+        grain="one source address × reason × day",
+        columns=(
+            Column("event_date", "date", "UTC date of the values (the partition)", nullable=False),
+            Column("source", "string", "uns, sparkplug or opcua", nullable=False),
+            Column(
+                "address",
+                "string",
+                "topic (#field for one of several payload fields), group/edge/device/metric, "
+                "or nsu=…;node id @ browse path",
+                nullable=False,
+            ),
+            Column("reason", "string", "why it maps to nothing", nullable=False),
+            Column("value_count", "bigint", "values of that day (count)", nullable=False),
+            Column("first_seen", "timestamp", "earliest source time (UTC)"),
+            Column("last_seen", "timestamp", "latest source time (UTC)"),
+            Column("example_value", "string", "the last value received, as text"),
+            Column("last_ingested_at", "timestamp", "when the latest of them reached bronze"),
+        ),
+        primary_key=("event_date", "source", "address", "reason"),
+        partition_by=("event_date",),
     ),
 )

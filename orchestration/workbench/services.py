@@ -190,10 +190,15 @@ class Workbench:
     def _start_all(self, state: State, timeout_s: float, progress: Callable[[str], None]) -> None:
         """Dagster, MLflow, JupyterLab and the SQL endpoint first (the slowest to come up, and
         they need nothing else), then the broker and the database, then ingestion and the plant."""
+        import plant
+        from lakehouse.plant_model import install_model, lake_model_path
         from lakehouse.services.mosquitto import start_mosquitto
         from lakehouse.services.postgres import start_postgres
         from plant.servers.mes import MesWriter
 
+        if not lake_model_path(self.lake_root).exists():
+            # the live plant is the simulator: its model file tells plantlake what it sends
+            install_model(self.lake_root, plant.MODEL_FILE)
         deadline = time.monotonic() + timeout_s
         ports = self.settings.ports
         secret = self._secrets()

@@ -79,12 +79,15 @@ SHIFT_SCHEMA = T.StructType(
 COUNTER_TAGS = ("parts_total", "parts_good", "parts_scrap", "parts_rework", "energy_kwh")
 
 
-def equipment(mes_rows: DataFrame, seen: DataFrame | None = None) -> DataFrame:
+def equipment(
+    mes_rows: DataFrame, seen: DataFrame | None = None, declared: DataFrame | None = None
+) -> DataFrame:
     """silver.equipment: one row per version of each equipment of mes.equipment (SCD type 2).
 
     A version holds from its updated_at until the next version's. Equipment that appears in the
     data (`seen`: equipment_id, first_seen) but not in the MES gets a row of its own, its path
-    read from the id, kind unknown, so readings are never orphaned.
+    read from the id, kind unknown, so readings are never orphaned. `declared` (the plant
+    model's equipment, silver.equipment rows) adds the equipment the MES does not know.
 
     >>> equipment(bronze_mes_rows, seen=readings.groupBy("equipment_id").agg(F.min("event_time")))
     """
@@ -109,6 +112,11 @@ def equipment(mes_rows: DataFrame, seen: DataFrame | None = None) -> DataFrame:
         F.lit("mes.equipment").alias("source"),
     )
     mes = mes.withColumn("is_current", F.col("valid_to").isNull())
+    if declared is not None:
+        only_model = declared.join(
+            mes.select("equipment_id").distinct(), "equipment_id", "left_anti"
+        )
+        mes = mes.unionByName(only_model, allowMissingColumns=True)
     if seen is not None:
         parts = F.split("equipment_id", r"\.")
         unknown = seen.join(mes.select("equipment_id").distinct(), "equipment_id", "left_anti")
@@ -158,13 +166,23 @@ def routings(mes_rows: DataFrame) -> DataFrame:
     )
 
 
-def shift_calendar(mes_rows: DataFrame, equipment: DataFrame) -> DataFrame:
-    """silver.shift_calendar: MES shifts with the site's time zone and local wall-clock times.
+def shift_calendar(
+    mes_rows: DataFrame,
+    equipment: DataFrame,
+    model_shifts: DataFrame | None = None,
+    model_windows: DataFrame | None = None,
+) -> DataFrame:
+    """silver.shift_calendar: MES shifts and the plant model's (`model_shifts`, with their
+    planned windows `model_windows`), with the site's time zone and local wall-clock times.
 
     Start and end are instants (UTC); the local text shows the offset in force at each end, so a
     night across a daylight-saving change reads e.g. 22:00+01:00 → 06:00+02:00 (7 hours).
     """
     shifts = current_rows(mes_rows, "mes.shift_calendar", SHIFT_SCHEMA, ["shift_id"])
+    if model_shifts is not None:
+        # a site's calendar comes from the MES or from the model: the MES's shift ids win
+        extra = model_shifts.join(shifts.select("shift_id"), "shift_id", "left_anti")
+        shifts = shifts.unionByName(extra, allowMissingColumns=True)
     zones = (
         equipment.where("is_current AND timezone IS NOT NULL")
         .groupBy("site")
@@ -188,6 +206,59 @@ def shift_calendar(mes_rows: DataFrame, equipment: DataFrame) -> DataFrame:
         (
             F.coalesce(seconds("break_start", "break_end"), F.lit(0))
             + F.coalesce(seconds("start_time", "maintenance_end"), F.lit(0))
-        ).alias("calendar_planned_downtime_s"),
+        ).alias("_mes_downtime_s"),
+    )
+    if model_windows is not None:
+        site_wide = (
+            model_windows.where(F.col("equipment_id").isNull())
+            .groupBy("shift_id")
+            .agg(F.sum("duration_s").alias("_model_downtime_s"))
+        )
+        out = out.join(site_wide, "shift_id", "left")
+    else:
+        out = out.withColumn("_model_downtime_s", F.lit(None).cast("double"))
+    out = out.withColumn(
+        "calendar_planned_downtime_s", F.coalesce("_model_downtime_s", "_mes_downtime_s")
     )
     return conform(out, "silver.shift_calendar")
+
+
+def planned_downtime(
+    shift_calendar: DataFrame, model_windows: DataFrame | None = None
+) -> DataFrame:
+    """silver.planned_downtime: the MES shifts' break and maintenance window, and the plant
+    model's breaks and maintenance windows (`model_windows`), one row per window.
+
+    >>> planned_downtime(spark.table("silver.shift_calendar"), model_windows)
+    """
+    mes = shift_calendar.where(F.col("local_start").isNotNull())
+    breaks = mes.where(F.col("break_end") > F.col("break_start")).select(
+        "shift_id",
+        "site",
+        F.lit(None).cast("string").alias("equipment_id"),
+        F.lit("break").alias("kind"),
+        F.lit("break").alias("name"),
+        F.col("break_start").alias("start_time"),
+        F.col("break_end").alias("end_time"),
+    )
+    maintenance = mes.where(F.col("maintenance_end") > F.col("start_time")).select(
+        "shift_id",
+        "site",
+        F.lit(None).cast("string").alias("equipment_id"),
+        F.lit("planned_maintenance").alias("kind"),
+        F.lit("planned_maintenance").alias("name"),
+        F.col("start_time"),
+        F.col("maintenance_end").alias("end_time"),
+    )
+    out = breaks.unionByName(maintenance).select(
+        "*",
+        (F.unix_micros("end_time") - F.unix_micros("start_time")).cast("double").alias("_us"),
+        F.lit("mes.shift_calendar").alias("source"),
+    )
+    out = out.withColumn("duration_s", F.col("_us") / 1e6)
+    if model_windows is not None:
+        mes_shifts = out.select("shift_id").distinct()
+        out = out.unionByName(
+            model_windows.join(mes_shifts, "shift_id", "left_anti"), allowMissingColumns=True
+        )
+    return conform(out, "silver.planned_downtime")

@@ -5,7 +5,9 @@ from datetime import date, datetime
 
 from delta.tables import DeltaTable
 
+import plant
 from ingestion.backfill import mes_backfill_to_bronze, uns_backfill_to_bronze
+from lakehouse.plant_model import install_model
 from orchestration import build
 from orchestration.defs.bronze.sensors import touched_days
 
@@ -71,6 +73,7 @@ def master_rows(spark):
 
 def test_late_data_lands_in_its_own_day_and_only_new_rows_are_read(lake, spark):
     lake.create_all()
+    install_model(lake.root, plant.MODEL_FILE)
     lake.insert_new("bronze.mes_rows", master_rows(spark))
     on_time = [
         ("temperature_c", datetime(2026, 3, 4, 10, 0), 40.0),
