@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from expectations.suite import ERROR, Context, Suite, counts_add_up, unaccounted_parts
+from lakehouse.plant_model.roles import STATES
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
@@ -19,13 +20,12 @@ if TYPE_CHECKING:
 
 QUALITIES = ("good", "uncertain", "bad")
 READING_SOURCES = ("uns", "sparkplug", "opcua")
-STATES = ("running", "idle", "planned_stop", "unplanned_stop", "changeover")
 DOWNTIME_STATES = ("unplanned_stop", "changeover")
 WORK_ORDER_STATUSES = ("released", "running", "completed")
 TAG_DATATYPES = ("Double", "Int64", "Boolean", "String", "Enum")
-# A shift is planned for 8 hours; the night a clock changes lasts 7 or 9.
-SHIFT_MIN_S = 6 * 3600
-SHIFT_MAX_S = 10 * 3600
+# Plants work shifts of 4 to 12 hours; the night a clock changes lasts an hour less or more.
+SHIFT_MIN_S = 3 * 3600
+SHIFT_MAX_S = 13 * 3600
 # A counter that drops to at most this share of its previous value was reset (restarts from 0);
 # a smaller drop is a glitch: a reading out of order, a wrong scale, a second counter mixed in.
 COUNTER_RESET_SHARE = 0.5
@@ -321,6 +321,39 @@ def products(context: Context) -> list[Expectation]:
     return []
 
 
+def planned_downtime(context: Context) -> list[Expectation]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeInSet(
+            column="kind",
+            value_set=["break", "planned_maintenance"],
+            description="a planned window is a break or planned maintenance",
+        ),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="duration_s",
+            min_value=0,
+            strict_min=True,
+            description="a planned window lasts more than 0 s (it is clipped to its shift)",
+        ),
+    ]
+
+
+def unmapped_addresses(context: Context) -> list[Expectation]:
+    import great_expectations.expectations as gxe
+
+    return [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="value_count", min_value=1, description="a counted address has values"
+        ),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="source",
+            value_set=list(READING_SOURCES),
+            description="source is uns, sparkplug or opcua",
+        ),
+    ]
+
+
 SUITES: dict[str, Suite] = {
     "silver.readings": Suite(readings, severity=ERROR, derive=with_tag_checks, context=("tags",)),
     "silver.production_counts": Suite(production_counts, severity=ERROR, derive=unaccounted_parts),
@@ -332,5 +365,8 @@ SUITES: dict[str, Suite] = {
     "silver.downtime_events": Suite(downtime_events, severity=ERROR),
     "silver.quality_inspections": Suite(quality_inspections, severity=ERROR),
     "silver.routings": Suite(routings, severity=ERROR),
+    "silver.ideal_cycle_times": Suite(routings, severity=ERROR),
+    "silver.planned_downtime": Suite(planned_downtime, severity=ERROR),
+    "silver.unmapped_addresses": Suite(unmapped_addresses, severity=ERROR),
     "silver.products": Suite(products, severity=ERROR),
 }

@@ -76,7 +76,7 @@ SHIFT_SCHEMA = T.StructType(
     ]
 )
 # Tags whose value counts up; a decrease is a reset (see transforms.silver.counts).
-COUNTER_TAGS = ("parts_total", "parts_good", "parts_scrap", "parts_rework", "energy_kwh")
+from lakehouse.plant_model.roles import COUNTER_TAGS  # noqa: E402
 
 
 def equipment(

@@ -16,6 +16,8 @@ from orchestration.defs.silver.assets import partition_day, table_asset, with_da
         "silver.equipment_states",
         "silver.production_counts",
         "silver.shift_calendar",
+        "silver.planned_downtime",
+        "silver.readings",
         "silver.equipment",
     ],
     daily=True,

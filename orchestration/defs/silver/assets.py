@@ -14,7 +14,9 @@ MASTER = (
     "silver.tags",
     "silver.products",
     "silver.routings",
+    "silver.ideal_cycle_times",
     "silver.shift_calendar",
+    "silver.planned_downtime",
     "silver.work_orders",
     "silver.downtime_events",
     "silver.quality_inspections",
@@ -49,24 +51,33 @@ def table_asset(table: str, deps: list[str], *, daily: bool, name: str):
     specs=[tables.spec(t, deps=["bronze.mes_rows"]) for t in MASTER],
     check_specs=[c for t in MASTER for c in tables.check_spec(t)],
     name="silver_master_data",
-    description="MES/ERP master data and events, latest versions (rebuilt when bronze.mes_rows moved).",
+    description="MES/ERP master data and events, latest versions, with the plant model's equipment, "
+    "cycle times and calendars (rebuilt when bronze.mes_rows, the model or the days of data moved).",
 )
 def silver_master_data(context: dg.AssetExecutionContext, lake: LakeResource):
     lk = lake.lake()
     yield from tables.outputs(lk, build.build_master_data(lk), MASTER)
 
 
-@table_asset(
-    "silver.readings",
-    [
-        "bronze.mqtt_messages",
-        "bronze.sparkplug_messages",
-        "bronze.opcua_values",
-        "silver.equipment",
-        "silver.tags",
+READING_DEPS = [
+    "bronze.mqtt_messages",
+    "bronze.sparkplug_messages",
+    "bronze.opcua_values",
+    "silver.equipment",
+    "silver.tags",
+]
+
+
+@dg.multi_asset(
+    specs=[
+        tables.spec(t, deps=READING_DEPS, partitions_def=DAILY)
+        for t in ("silver.readings", "silver.unmapped_addresses")
     ],
-    daily=True,
+    check_specs=tables.check_spec("silver.readings")
+    + tables.check_spec("silver.unmapped_addresses"),
     name="silver_readings",
+    description="Every bronze value mapped by the lake's plant model: readings, and what maps to "
+    "nothing counted by address and reason.",
 )
 def silver_readings(context: dg.AssetExecutionContext, lake: LakeResource):
     """Merge the bronze rows added since the last run (any day: late data lands in its own
@@ -86,6 +97,12 @@ def silver_readings(context: dg.AssetExecutionContext, lake: LakeResource):
         metadata=meta,
         check_results=[tables.check_result(lk, "silver.readings", checked_days)],
     )
+    yield from tables.outputs(lk, built.also)
+    if not built.also:
+        yield dg.MaterializeResult(
+            asset_key=tables.key("silver.unmapped_addresses"),
+            metadata={"note": dg.MetadataValue.text("no unmapped values in this run")},
+        )
 
 
 @table_asset(
@@ -103,7 +120,13 @@ def silver_equipment_states(context: dg.AssetExecutionContext, lake: LakeResourc
 
 @table_asset(
     "silver.production_counts",
-    ["silver.readings", "silver.equipment", "silver.routings", "silver.work_orders"],
+    [
+        "silver.readings",
+        "silver.equipment",
+        "silver.routings",
+        "silver.ideal_cycle_times",
+        "silver.work_orders",
+    ],
     daily=True,
     name="silver_production_counts",
 )

@@ -16,6 +16,8 @@ SUITED = {
             "downtime_events",
             "equipment",
             "equipment_states",
+            "ideal_cycle_times",
+            "planned_downtime",
             "production_counts",
             "products",
             "quality_inspections",
@@ -23,6 +25,7 @@ SUITED = {
             "routings",
             "shift_calendar",
             "tags",
+            "unmapped_addresses",
             "work_orders",
         )
     ),
@@ -48,6 +51,7 @@ SUITED = {
 }
 DAILY = {
     "silver/readings",
+    "silver/unmapped_addresses",
     "silver/equipment_states",
     "silver/production_counts",
     "gold/oee_shift",
@@ -93,6 +97,8 @@ def test_checks_partitions_and_lineage():
         "silver/equipment_states",
         "silver/production_counts",
         "silver/shift_calendar",
+        "silver/planned_downtime",
+        "silver/readings",
         "silver/equipment",
     }
     silver_blocking = [s for s in graph.asset_check_keys if s.asset_key.path[0] == "silver"]

@@ -70,6 +70,7 @@ def count(eq, minute, produced, good, ideal_cycle_s, scrap=None, rework=0):
         "rework": rework,
         "ideal_cycle_s": ideal_cycle_s,
         "ideal_time_s": ideal_cycle_s * produced,
+        "good_ideal_time_s": ideal_cycle_s * good,
         "event_date": minute.date(),
     }
 

@@ -8,10 +8,27 @@ import pytest
 from lakehouse.catalog import get_table
 from transforms.silver.counts import production_counts
 from transforms.silver.master_data import shift_calendar
-from transforms.silver.readings import conform_readings, long_readings, opcua_readings
+import plant
+from lakehouse.plant_model import load_plant_model
+from transforms.silver.readings import conform_readings
+from transforms.silver.signals import compile_rules, map_signals, mapped_readings, opcua_values
 from transforms.silver.states import equipment_states
 
 EQ = "acme.berlin.machining.line1.cell1.cnc01"
+SIMULATOR = compile_rules(load_plant_model(plant.MODEL_FILE))
+OPCUA_COLUMNS = (
+    "node_id string, value string, status_code bigint, source_timestamp timestamp, "
+    "server_timestamp timestamp, received_at timestamp, ingested_at timestamp"
+)
+
+
+def opcua_bronze(df):
+    return df.selectExpr(
+        "*",
+        "'urn:plantlake:plant' namespace_uri",
+        "CAST(NULL AS string) browse_path",
+        "'opc.tcp://127.0.0.1:4840' endpoint",
+    )
 T0 = datetime(2026, 3, 2, 6, 0, 0)
 
 
@@ -102,7 +119,7 @@ def test_every_source_maps_to_one_deduplicated_typed_series(spark, equipment, ta
             )
         ],
         "topic string, payload binary, source_timestamp timestamp, ingested_at timestamp",
-    )
+    ).selectExpr("*", "source_timestamp received_at")
     opc = spark.createDataFrame(
         [
             # the same temperature reading from OPC UA, with more digits: OPC UA wins the dedup
@@ -110,8 +127,7 @@ def test_every_source_maps_to_one_deduplicated_typed_series(spark, equipment, ta
             # a gap marker: bad status, no value
             (f"ns=2;s={EQ}.temperature_c", None, 0x80310000, at(10), None, at(10), at(11)),
         ],
-        "node_id string, value string, status_code bigint, source_timestamp timestamp, "
-        "server_timestamp timestamp, received_at timestamp, ingested_at timestamp",
+        OPCUA_COLUMNS,
     )
     spb = spark.createDataFrame(
         [
@@ -140,8 +156,11 @@ def test_every_source_maps_to_one_deduplicated_typed_series(spark, equipment, ta
         "group_id string, edge_node_id string, device_id string, message_type string, "
         "decoded_json string, ingested_at timestamp",
     )
-    long = long_readings(uns, spb, opc, equipment)
-    out = conform_readings(long, tags)
+    addressed = map_signals(
+        SIMULATOR, equipment, mqtt=uns, sparkplug=spb, opcua=opcua_bronze(opc)
+    )
+    assert addressed.where("reason IS NOT NULL").count() == 0
+    out = conform_readings(mapped_readings(addressed), tags)
     assert [(f.name, f.dataType) for f in out.schema.fields] == [
         (f.name, f.dataType) for f in get_table("silver.readings").schema.fields
     ]
@@ -173,7 +192,8 @@ def test_opcua_status_severity_gives_the_quality(spark):
         "source_timestamp received_at",
         "source_timestamp ingested_at",
     )
-    got = [(r.value_text, r.quality) for r in opcua_readings(opc).orderBy("event_time").collect()]
+    values = opcua_values(opcua_bronze(opc), SIMULATOR).orderBy("event_time")
+    got = [(r.value_text, r.quality) for r in values.collect()]
     assert got == [("1", "good"), ("2", "uncertain"), (None, "bad")]
 
 
@@ -313,9 +333,10 @@ def test_shift_calendar_shows_local_times_across_daylight_saving(spark, equipmen
 
 def test_an_opcua_enum_code_is_named_like_the_other_sources_name_it(spark):
     long = spark.createDataFrame(
-        [(EQ, "state", at(0), "2", "good", "opcua", None, at(1))],
+        [(EQ, "state", at(0), "2", "good", "opcua", None, None, None, at(1))],
         "equipment_id string, tag string, event_time timestamp, value_text string, "
-        "quality string, source string, unit_in string, ingested_at timestamp",
+        "quality string, source string, unit_in string, unit string, is_text boolean, "
+        "ingested_at timestamp",
     )
     tags = df(
         spark,
