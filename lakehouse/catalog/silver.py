@@ -273,6 +273,12 @@ TABLES = (
         "maintenance windows, from the plant model's site calendars and the MES shifts.",
         grain="one planned window of one shift (of one equipment, or of the whole site)",
         columns=(
+            Column(
+                "window_id",
+                "string",
+                "<shift id>/<kind>/<equipment id or *>/<UTC start>",
+                nullable=False,
+            ),
             Column("shift_id", "string", "the shift it falls in", nullable=False),
             Column("site", "string", "ISA-95 site", nullable=False),
             Column("equipment_id", "string", "the equipment it stops; null: every one of the site"),
@@ -283,7 +289,7 @@ TABLES = (
             Column("duration_s", "double", "end − start in seconds", nullable=False),
             Column("source", "string", "plant_model or mes.shift_calendar", nullable=False),
         ),
-        primary_key=("shift_id", "kind", "start_time", "equipment_id"),
+        primary_key=("window_id",),
     ),
     TableSpec(
         layer="silver",

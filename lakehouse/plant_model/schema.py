@@ -309,7 +309,7 @@ class SignalRule(_Strict):
         if len(given) != 1:
             raise ValueError("give exactly one of opcua, mqtt or sparkplug")
         names = set(self.match_template_names())
-        if self.source == "mqtt" and self.mqtt.fields == "all":  # type: ignore[union-attr]
+        if self.mqtt is not None and self.mqtt.fields == "all":
             names.add("field")
         for template in self.templates_used():
             missing = sorted(set(template.names) - names)

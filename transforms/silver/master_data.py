@@ -261,4 +261,11 @@ def planned_downtime(
         out = out.unionByName(
             model_windows.join(mes_shifts, "shift_id", "left_anti"), allowMissingColumns=True
         )
-    return conform(out, "silver.planned_downtime")
+    window_id = F.concat_ws(
+        "/",
+        "shift_id",
+        "kind",
+        F.coalesce("equipment_id", F.lit("*")),
+        F.date_format("start_time", "yyyy-MM-dd'T'HH:mm:ss"),
+    )
+    return conform(out.withColumn("window_id", window_id), "silver.planned_downtime")

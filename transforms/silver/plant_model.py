@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse.plant_model.calendar import model_calendar
 from lakehouse.plant_model.schema import PlantModel
@@ -89,4 +90,5 @@ def model_shifts(
         "shift_id string, site string, equipment_id string, kind string, name string, "
         "start_time timestamp, end_time timestamp, duration_s double, source string",
     )
+    window_df = window_df.withColumn("window_id", F.lit(None).cast("string"))
     return shift_df, conform(window_df, "silver.planned_downtime")

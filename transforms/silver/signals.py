@@ -127,16 +127,14 @@ def mqtt_values(mqtt_messages: DataFrame, rules: CompiledRules) -> DataFrame:
         m = r.rule.mqtt
         assert m is not None
         if m.fields == "all":
-            skip = [f for f in (m.timestamp, m.quality, m.unit) if f]
-            keys = F.filter(F.json_object_keys("_payload"), lambda k, skip=skip: ~k.isin(*skip))
-            values = F.transform(
-                keys,
-                lambda k: F.struct(
-                    k.alias("field"),
-                    F.get_json_object("_payload", F.concat(F.lit("$['"), k, F.lit("']"))).alias(
-                        "v"
-                    ),
-                ),
+            skip = ", ".join(
+                "'" + f.replace("'", "''") + "'" for f in (m.timestamp, m.quality, m.unit) if f
+            )
+            keep = f"k -> NOT k IN ({skip})" if skip else "k -> true"
+            # every other field of the object is a tag: its path is built from its name
+            values = F.expr(
+                f"transform(filter(json_object_keys(_payload), {keep}), k -> named_struct("
+                "'field', k, 'v', get_json_object(_payload, concat('$[''', k, ''']'))))"
             )
         else:
             values = F.array(

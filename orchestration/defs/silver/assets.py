@@ -97,11 +97,12 @@ def silver_readings(context: dg.AssetExecutionContext, lake: LakeResource):
         metadata=meta,
         check_results=[tables.check_result(lk, "silver.readings", checked_days)],
     )
-    yield from tables.outputs(lk, built.also)
+    yield from tables.outputs(lk, built.also, ["silver.unmapped_addresses"])
     if not built.also:
         yield dg.MaterializeResult(
             asset_key=tables.key("silver.unmapped_addresses"),
             metadata={"note": dg.MetadataValue.text("no unmapped values in this run")},
+            check_results=[tables.check_result(lk, "silver.unmapped_addresses", checked_days)],
         )
 
 

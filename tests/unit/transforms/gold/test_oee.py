@@ -254,3 +254,125 @@ def test_each_machine_counts_only_as_far_as_its_own_data_reaches(spark, early_sh
     row = one(out, equipment_id=EQ, shift_id="berlin-2026-03-02-early")
     assert (row.planned_s, row.run_s, row.is_complete) == (21600, 16200, False)
     assert one(out, equipment_id=EQ2, shift_id="berlin-2026-03-02-early").is_complete
+
+
+# -- planned downtime from the calendar (issue: any plant) -------------------------------------
+def window(start, end, kind="break", eq=None, shift_id="berlin-2026-03-02-early"):
+    return {
+        "window_id": f"{shift_id}/{kind}/{eq or '*'}/{start:%H:%M}",
+        "shift_id": shift_id,
+        "site": "berlin",
+        "equipment_id": eq,
+        "kind": kind,
+        "name": kind,
+        "start_time": start,
+        "end_time": end,
+        "duration_s": (end - start).total_seconds(),
+        "source": "plant_model",
+    }
+
+
+def calendar_shift(spark, states, windows, counts=()):
+    rows = oee_shift(
+        df(spark, "silver.equipment_states", states),
+        df(spark, "silver.production_counts", list(counts)),
+        df(spark, "silver.shift_calendar", [shift("berlin-2026-03-02-early", ts(6), ts(14))]),
+        equipment(spark),
+        as_of=ts(23),
+        planned=df(spark, "silver.planned_downtime", windows),
+    ).collect()
+    return one(rows, equipment_id=EQ)
+
+
+def test_calendar_breaks_in_which_the_machine_idles_are_planned_downtime(spark):
+    """8-hour shift 06:00–14:00 (480 min) with 60 min of calendar breaks (09:00–09:15 coffee,
+    11:00–11:45 lunch); the machine simply shows idle in them and has one 47-min jam.
+    ISO 22400-2: PBT = 480 − 60 = 420 min; APT = 480 − 60 − 47 = 373 min;
+    A = 373 / 420 = 0.888… (planned_stop states alone would give 373 / 480 = 0.777…)."""
+    states = [
+        state(EQ, ts(6), ts(9), "running"),
+        state(EQ, ts(9), ts(9, 15), "idle"),
+        state(EQ, ts(9, 15), ts(11), "running"),
+        state(EQ, ts(11), ts(11, 45), "idle"),
+        state(EQ, ts(11, 45), ts(12), "running"),
+        state(EQ, ts(12), ts(12, 47), "unplanned_stop", "jam"),
+        state(EQ, ts(12, 47), ts(23), "running"),
+    ]
+    windows = [window(ts(9), ts(9, 15)), window(ts(11), ts(11, 45))]
+    r = calendar_shift(spark, states, windows)
+    assert (r.planned_s, r.planned_downtime_s, r.planned_busy_s) == (28800, 3600, 25200)
+    assert (r.run_s, r.unplanned_downtime_s, r.idle_s) == (373 * 60, 47 * 60, 0)
+    assert r.availability == pytest.approx(373 / 420)
+    assert round(r.availability, 3) == 0.888
+
+
+def test_a_planned_stop_inside_a_break_counts_once(spark):
+    """Break 10:00–10:30 in the calendar; the machine also reports planned_stop 10:00–10:40
+    (the operator closed the break late). Planned downtime = 30 min of calendar window + the
+    10 min of planned_stop outside it = 40 min, not 30 + 40 = 70.
+    PBT = 480 − 40 = 440 min; run = 480 − 40 = 440 min; A = 1."""
+    states = [
+        state(EQ, ts(6), ts(10), "running"),
+        state(EQ, ts(10), ts(10, 40), "planned_stop", "break"),
+        state(EQ, ts(10, 40), ts(23), "running"),
+    ]
+    r = calendar_shift(spark, states, [window(ts(10), ts(10, 30))])
+    assert (r.planned_downtime_s, r.planned_busy_s, r.run_s) == (2400, 26400, 26400)
+    assert r.availability == pytest.approx(1.0)
+
+
+def test_running_through_a_break_is_production_not_downtime(spark):
+    """Break 10:00–10:30 and this machine's maintenance 10:20–10:50 and 10:40–11:00: one
+    planned union 10:00–11:00 of 60 min (no minute twice). The machine runs 10:00–10:20 in it,
+    then idles: PDT = 60 − 20 = 40 min; PBT = 480 − 40 = 440 min; run = 440 min; A = 1.
+    Another machine's maintenance 12:00–13:00 does not stop this one."""
+    states = [
+        state(EQ, ts(6), ts(10, 20), "running"),
+        state(EQ, ts(10, 20), ts(11), "idle"),
+        state(EQ, ts(11), ts(23), "running"),
+    ]
+    windows = [
+        window(ts(10), ts(10, 30)),
+        window(ts(10, 20), ts(10, 50), "planned_maintenance", eq=EQ),
+        window(ts(10, 40), ts(11), "planned_maintenance", eq=EQ),
+        window(ts(12), ts(13), "planned_maintenance", eq=EQ2),
+    ]
+    r = calendar_shift(spark, states, windows)
+    assert (r.planned_downtime_s, r.run_s, r.idle_s) == (2400, 26400, 0)
+    assert r.availability == pytest.approx(1.0)
+
+
+def test_a_planned_stop_without_reason_is_planned_downtime_and_not_scheduled_is_not_planned(
+    spark,
+):
+    """06:00–07:00 not_scheduled (the shift started late by plan: not planned time at all),
+    07:00–08:00 planned_stop with no reason (null: still planned downtime), then running.
+    planned_s = 480 − 60 = 420 min; PDT = 60 min; PBT = 360 min; run = 360 min; A = 1."""
+    no_reason = state(EQ, ts(7), ts(8), "planned_stop")
+    no_reason["reason_code"] = None
+    states = [
+        state(EQ, ts(6), ts(7), "planned_stop", "not_scheduled"),
+        no_reason,
+        state(EQ, ts(8), ts(23), "running"),
+    ]
+    r = calendar_shift(spark, states, [])
+    assert (r.planned_s, r.planned_downtime_s, r.planned_busy_s) == (25200, 3600, 21600)
+    assert r.run_s == 21600
+    assert r.availability == pytest.approx(1.0)
+
+
+def test_quality_loss_weighs_each_part_by_its_own_ideal_cycle_time(spark):
+    """1,200 good parts at 10 s ideal and 20 scrap parts at 60 s ideal in one shift:
+    ideal time = 1,200 × 10 + 20 × 60 = 13,200 s; ideal time of good parts = 12,000 s;
+    quality loss = 13,200 − 12,000 = 1,200 s = 20 min (a share of the mixed ideal time would
+    say 13,200 × 20 / 1,220 = 216 s = 3.6 min)."""
+    states = [state(EQ, ts(6), ts(23), "running")]
+    counts = [
+        count(EQ, ts(7), 1200, 1200, 10.0),
+        {**count(EQ, ts(8), 20, 0, 60.0, scrap=20), "product_id": "P-200"},
+    ]
+    r = calendar_shift(spark, states, [], counts)
+    assert (r.ideal_time_s, r.good_ideal_time_s) == (13200, 12000)
+    assert r.quality_loss_min == pytest.approx(20.0)
+    day = oee_line_day(df(spark, "gold.oee_shift", [r.asDict()])).collect()[0]
+    assert day.quality_loss_min == pytest.approx(20.0)

@@ -5,11 +5,11 @@ from datetime import date, datetime
 
 import pytest
 
+import plant
 from lakehouse.catalog import get_table
+from lakehouse.plant_model import load_plant_model
 from transforms.silver.counts import production_counts
 from transforms.silver.master_data import shift_calendar
-import plant
-from lakehouse.plant_model import load_plant_model
 from transforms.silver.readings import conform_readings
 from transforms.silver.signals import compile_rules, map_signals, mapped_readings, opcua_values
 from transforms.silver.states import equipment_states
@@ -29,6 +29,8 @@ def opcua_bronze(df):
         "CAST(NULL AS string) browse_path",
         "'opc.tcp://127.0.0.1:4840' endpoint",
     )
+
+
 T0 = datetime(2026, 3, 2, 6, 0, 0)
 
 
@@ -156,9 +158,7 @@ def test_every_source_maps_to_one_deduplicated_typed_series(spark, equipment, ta
         "group_id string, edge_node_id string, device_id string, message_type string, "
         "decoded_json string, ingested_at timestamp",
     )
-    addressed = map_signals(
-        SIMULATOR, equipment, mqtt=uns, sparkplug=spb, opcua=opcua_bronze(opc)
-    )
+    addressed = map_signals(SIMULATOR, equipment, mqtt=uns, sparkplug=spb, opcua=opcua_bronze(opc))
     assert addressed.where("reason IS NOT NULL").count() == 0
     out = conform_readings(mapped_readings(addressed), tags)
     assert [(f.name, f.dataType) for f in out.schema.fields] == [

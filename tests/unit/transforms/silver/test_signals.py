@@ -1,0 +1,166 @@
+"""Bronze values mapped by a plant model that is not the simulator's: UMH topics with several
+tags per message, a flat vendor topic, PackML states, and every reason a value maps to nothing."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from lakehouse.catalog import get_table
+from lakehouse.plant_model.schema import parse_plant_model
+from transforms.silver.signals import (
+    compile_rules,
+    map_signals,
+    mapped_readings,
+    unmapped_addresses,
+)
+
+MS = 1732960000000  # 2024-11-30 09:46:40 UTC
+AT = datetime.fromtimestamp(MS / 1000, UTC).replace(tzinfo=None)
+PRESS = "acme.sued.pressing.line1.cell1.press7"
+MODEL = {
+    "enterprise": "acme",
+    "sites": [
+        {
+            "name": "sued",
+            "timezone": "Europe/Berlin",
+            "areas": [
+                {
+                    "name": "pressing",
+                    "lines": [
+                        {
+                            "name": "line1",
+                            "cells": [
+                                {
+                                    "name": "cell1",
+                                    "equipment": [{"name": "press7"}],
+                                },
+                                {
+                                    "name": "cell2",
+                                    "equipment": [{"name": "a"}, {"name": "b"}],
+                                },
+                            ],
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+    "signals": [
+        {
+            "name": "UMH historian",
+            "mqtt": {
+                "topic": "umh/v1/{enterprise}/{site}/{area}/{line}/{cell}/{origin}/_historian",
+                "fields": "all",
+                "timestamp": "timestamp_ms",
+                "timestamp_format": "epoch_ms",
+            },
+            "equipment": {"site": "{site}", "area": "{area}", "line": "{line}", "cell": "{cell}"},
+            "tags": {
+                "state": {"role": "state", "values": "packml"},
+                "count": "counter_total",
+                "temperature": {"role": "analog", "unit": "degC", "source_unit": "degF"},
+                "pressure": "analog",
+            },
+        },
+        {
+            "name": "vendor telemetry",
+            "mqtt": {
+                "topic": "factory/{equipment}/telemetry",
+                "value": "v",
+                "timestamp": "ts",
+                "timestamp_format": "epoch_s",
+            },
+            "equipment": {"name": "{equipment}"},
+            "tag": "{equipment}_power",
+            "tags": {"*": {"role": "power", "unit": "kW"}},
+        },
+    ],
+}
+
+
+def messages(spark, rows):
+    return spark.createDataFrame(
+        [(topic, json.dumps(p).encode(), None, AT, AT) for topic, p in rows],
+        "topic string, payload binary, source_timestamp timestamp, received_at timestamp, "
+        "ingested_at timestamp",
+    )
+
+
+def equipment(spark, model):
+    from transforms.silver.plant_model import model_equipment
+
+    return model_equipment(spark, model)
+
+
+@pytest.fixture
+def addressed(spark):
+    model = parse_plant_model(MODEL)
+    umh = "umh/v1/acme/sued/pressing/line1/{cell}/plc7/_historian"
+    bronze = messages(
+        spark,
+        [
+            # three tags in one message; 212 °F = 100 °C
+            (
+                umh.format(cell="cell1"),
+                {"timestamp_ms": MS, "state": 6, "count": 1003, "temperature": 212},
+            ),
+            (umh.format(cell="cell1"), {"timestamp_ms": MS + 1000, "state": 99, "humidity": 40}),
+            (umh.format(cell="cell2"), {"timestamp_ms": MS, "pressure": 1.2}),  # two machines
+            (umh.format(cell="cell9"), {"timestamp_ms": MS, "pressure": 1.3}),  # none
+            ("factory/press7/telemetry", {"v": 5.5, "ts": MS / 1000}),
+            ("factory/press7/telemetry", {"v": 5.6}),  # no timestamp
+            ("other/thing", {"value": 1}),
+        ],
+    )
+    return map_signals(compile_rules(model), equipment(spark, model), mqtt=bronze).cache()
+
+
+def test_several_tags_per_message_by_role_with_epoch_milliseconds(addressed):
+    got = {
+        (r.tag, r.value_text, r.unit_in, r.unit, r.is_text)
+        for r in mapped_readings(addressed).where(f"equipment_id = '{PRESS}'").collect()
+        if r.event_time == AT
+    }
+    assert got == {
+        ("state", "running", None, None, True),  # PackML 6 = Execute
+        ("parts_total", "1003", None, "count", False),
+        ("temperature", "212", "degF", "degC", None),
+        ("power_kw", "5.5", None, "kW", False),  # the role names it, whatever the source
+    }
+
+
+def test_every_value_that_maps_to_nothing_keeps_its_address_and_reason(addressed):
+    reasons = {
+        (r.address, r.reason)
+        for r in addressed.where("reason IS NOT NULL").select("address", "reason").collect()
+    }
+    umh = "umh/v1/acme/sued/pressing/line1/{}/plc7/_historian"
+    assert reasons == {
+        (
+            umh.format("cell1") + "#state",
+            "state value '99' is not in the value map of rule 'UMH historian'",
+        ),
+        (
+            umh.format("cell1") + "#humidity",
+            "rule 'UMH historian' declares no tag matching 'humidity'",
+        ),
+        (umh.format("cell2") + "#pressure", "rule 'UMH historian' matches 2 equipment"),
+        (
+            umh.format("cell9") + "#pressure",
+            "no equipment of the plant model or MES matches rule 'UMH historian'",
+        ),
+        ("factory/press7/telemetry", "no readable timestamp"),
+        ("other/thing", "no signal rule matches the address"),
+    }
+
+
+def test_values_in_equal_values_mapped_plus_unmapped(addressed):
+    """Bronze values (3 + 2 + 1 + 1 + 1 + 1 + 1 = 10) = mapped 4 + unmapped 6."""
+    assert addressed.count() == 10
+    assert mapped_readings(addressed).count() == 4
+    unmapped = unmapped_addresses(addressed)
+    assert [(f.name, f.dataType) for f in unmapped.schema] == [
+        (f.name, f.dataType) for f in get_table("silver.unmapped_addresses").schema
+    ]
+    assert unmapped.agg({"value_count": "sum"}).first()[0] == 6
