@@ -1,7 +1,11 @@
-"""Unified-namespace JSON messages: accept a well-formed reading, quarantine anything else.
+"""JSON MQTT messages (a unified namespace or a vendor's topics): accept a well-formed JSON
+object, quarantine anything else.
 
-Topic: `<enterprise>/<site>/<area>/<line>/<cell>/<equipment>/<tag>`; payload:
-`{"value": <number|string|bool|null>, "timestamp": "<ISO-8601>", "quality": "good|uncertain|bad"}`.
+Any topic depth and any fields: which topic and field is which equipment and tag is the plant
+model's business, in silver (what it cannot map is counted there, not lost). What is checked
+here is what no model can repair: UTF-8 JSON objects within the size limit, finite numbers,
+a `value` that is a scalar, and a readable, plausible time where the payload gives one
+(`timestamp` as ISO-8601 with offset or epoch seconds/milliseconds, `timestamp_ms`).
 Bronze keeps the raw bytes; this module only decides whether they are acceptable.
 """
 
@@ -15,10 +19,8 @@ from datetime import UTC, datetime, timedelta
 from ingestion.landing import LandingRecord
 from ingestion.quarantine import Reason, quarantined
 
-TOPIC_LEVELS = 7
-QUALITIES = ("good", "uncertain", "bad")
-ALLOWED_FIELDS = {"value", "timestamp", "quality", "unit"}
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+EPOCH_MS_FROM = 10**11  # a bigger epoch number counts milliseconds (10^11 s is the year 5138)
 
 
 @dataclass(frozen=True)
@@ -36,26 +38,42 @@ class _Rejected(Exception):
 
 def _check_topic(topic: str) -> None:
     levels = topic.split("/")
-    if len(levels) != TOPIC_LEVELS or any(not lv or lv in "+#" for lv in levels):
+    if any(not lv or "+" in lv or "#" in lv for lv in levels):
         raise _Rejected(
             Reason.UNKNOWN_TOPIC_LAYOUT,
-            f"topic {topic!r} has {len(levels)} levels; expected "
-            "<enterprise>/<site>/<area>/<line>/<cell>/<equipment>/<tag>, none empty",
+            f"topic {topic!r} has an empty level or a wildcard; expected levels like a/b/c",
         )
 
 
-def _parse_timestamp(raw: object, now: datetime, rules: UnsRules) -> datetime:
-    if raw is None:
-        raise _Rejected(Reason.MISSING_TIMESTAMP, "payload has no 'timestamp'")
-    if not isinstance(raw, str):
-        raise _Rejected(Reason.BAD_TIMESTAMP, f"timestamp {raw!r} is not an ISO-8601 string")
+def _parse_timestamp(
+    raw: object, now: datetime, rules: UnsRules, *, field: str = "timestamp", unit: str = "auto"
+) -> datetime:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise _Rejected(
+            Reason.BAD_TIMESTAMP, f"{field} {raw!r} is neither ISO-8601 text nor an epoch number"
+        )
+    if isinstance(raw, str):
+        try:
+            ts = datetime.fromisoformat(raw)
+        except ValueError:
+            raise _Rejected(Reason.BAD_TIMESTAMP, f"{field} {raw!r} is not ISO-8601") from None
+        if ts.tzinfo is None:
+            raise _Rejected(Reason.BAD_TIMESTAMP, f"{field} {raw!r} has no UTC offset")
+    else:
+        ms = unit == "ms" or (unit == "auto" and abs(raw) >= EPOCH_MS_FROM)
+        seconds = raw / 1000 if ms else raw
+        if not EARLIEST.timestamp() <= seconds <= (now + rules.max_clock_skew).timestamp():
+            raise _Rejected(
+                Reason.TIMESTAMP_TOO_OLD
+                if seconds < EARLIEST.timestamp()
+                else Reason.TIMESTAMP_IN_FUTURE,
+                f"{field} {raw} ({'ms' if ms else 's'} since 1970) is outside 2000-01-01 … now",
+            )
+        ts = datetime.fromtimestamp(seconds, UTC)
     try:
-        ts = datetime.fromisoformat(raw)
-    except ValueError:
-        raise _Rejected(Reason.BAD_TIMESTAMP, f"timestamp {raw!r} is not ISO-8601") from None
-    if ts.tzinfo is None:
-        raise _Rejected(Reason.BAD_TIMESTAMP, f"timestamp {raw!r} has no UTC offset")
-    ts = ts.astimezone(UTC)
+        ts = ts.astimezone(UTC)
+    except OverflowError:
+        raise _Rejected(Reason.BAD_TIMESTAMP, f"{field} {raw!r} is out of range in UTC") from None
     if ts < EARLIEST:
         raise _Rejected(Reason.TIMESTAMP_TOO_OLD, f"timestamp {raw} is before 2000-01-01")
     if ts > now + rules.max_clock_skew:
@@ -98,8 +116,11 @@ def _parse_payload(payload: bytes, rules: UnsRules) -> dict:
 
 
 def _check_value(doc: dict) -> None:
+    for key, v in doc.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise _Rejected(Reason.NON_FINITE_VALUE, f"field {key!r} is {v}, not a finite number")
     if "value" not in doc:
-        raise _Rejected(Reason.MISSING_VALUE, "payload has no 'value'")
+        return  # a payload of several fields: the plant model says which is a tag
     value = doc["value"]
     if isinstance(value, dict | list):
         raise _Rejected(
@@ -121,7 +142,7 @@ def classify_uns_message(
     received_at: datetime,
     rules: UnsRules = UnsRules(),
 ) -> LandingRecord:
-    """An `mqtt` landing record if the message is a well-formed reading, else a quarantine one.
+    """An `mqtt` landing record if the message is a well-formed JSON object, else a quarantine one.
 
     >>> rec = classify_uns_message(source="uns", topic="acme/berlin/machining/line1/cell1/cnc01/temperature_c",
     ...     payload=b'{"value": 61.5, "timestamp": "2026-03-01T06:00:00.000Z", "quality": "good"}',
@@ -132,17 +153,14 @@ def classify_uns_message(
     try:
         _check_topic(topic)
         doc = _parse_payload(payload, rules)
-        unexpected = set(doc) - ALLOWED_FIELDS
-        if unexpected:
-            raise _Rejected(
-                Reason.UNEXPECTED_FIELDS,
-                f"payload has fields {sorted(unexpected)}; allowed: {sorted(ALLOWED_FIELDS)}",
-            )
         _check_value(doc)
-        ts = _parse_timestamp(doc.get("timestamp"), received_at, rules)
-        quality = doc.get("quality", "good")
-        if quality not in QUALITIES:
-            raise _Rejected(Reason.BAD_QUALITY, f"quality {quality!r} is not one of {QUALITIES}")
+        ts = None
+        if doc.get("timestamp") is not None:
+            ts = _parse_timestamp(doc["timestamp"], received_at, rules)
+        elif doc.get("timestamp_ms") is not None:
+            ts = _parse_timestamp(
+                doc["timestamp_ms"], received_at, rules, field="timestamp_ms", unit="ms"
+            )
     except _Rejected as rejected:
         return quarantined(source, topic, payload, received_at, rejected.reason, rejected.detail)
     return LandingRecord(
