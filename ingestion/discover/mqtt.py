@@ -95,6 +95,7 @@ class MqttCapture:
     sparkplug_without_birth: set[SparkplugKey] = field(default_factory=set)
     messages: int = 0
     seconds: float = 0.0
+    sources: set[str] = field(default_factory=lambda: {"uns", "sparkplug"})  # what was read
 
     def add(self, topic: str, payload: bytes) -> None:
         """Record one message (also used to build a capture from bronze rows)."""
@@ -244,7 +245,10 @@ def _epoch_format(values: list[float], name: str) -> tuple[str, str]:
     """epoch_s or epoch_ms by magnitude: now is about 1.8e9 s or 1.8e12 ms."""
     biggest = max(abs(v) for v in values)
     if biggest >= 1e14:
-        return "epoch_ms", f"timestamp {name!r} looks finer than milliseconds ({biggest:.0f}): not readable"
+        return (
+            "epoch_ms",
+            f"timestamp {name!r} looks finer than milliseconds ({biggest:.0f}): not readable",
+        )
     if biggest >= 1e11:
         return "epoch_ms", ""
     if biggest >= 1e8:

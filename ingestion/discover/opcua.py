@@ -8,6 +8,7 @@ attributes and properties are then read in batches, so a few thousand variables 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -130,7 +131,9 @@ async def _connect(config: OpcUaSourceConfig, certificate_base: Path | None) -> 
     client = Client(config.endpoint, timeout=10)
     # The connector's own login and certificate handling; it reads only `config` and, for a
     # certificate, `zone.root` (no landing zone is written during discovery).
-    holder = SimpleNamespace(config=config, zone=SimpleNamespace(root=certificate_base or Path(".")))
+    holder = SimpleNamespace(
+        config=config, zone=SimpleNamespace(root=certificate_base or Path("."))
+    )
     await OpcUaConnector._secure(holder, client)  # type: ignore[arg-type]
     await client.connect()
     return client
@@ -152,7 +155,9 @@ async def scan_opcua_async(
             if config.root == ["0:Root"]
             else await client.nodes.root.get_child(config.root)
         )
-        found = await browse_variables(root, config.include, config.exclude, concurrency=concurrency)
+        found = await browse_variables(
+            root, config.include, config.exclude, concurrency=concurrency
+        )
         found = [v for v in found if v.node.nodeid.NamespaceIndex != 0]
         nodes = [v.node for v in found]
         values = await _read(client, nodes, ua.AttributeIds.Value)
@@ -182,7 +187,9 @@ async def scan_opcua_async(
             for t, dv, p in zip(custom, type_names, type_props, strict=True)
         }
         variables = []
-        for v, value, dtype, desc, prop in zip(found, values, types, descriptions, props, strict=True):
+        for v, value, dtype, desc, prop in zip(
+            found, values, types, descriptions, props, strict=True
+        ):
             variant = value.Value.VariantType.name if value.Value is not None else "Null"
             type_id = dtype.Value.Value if dtype.Value is not None else None
             type_name, enum_strings = "", _enum_names(prop)
@@ -211,10 +218,8 @@ async def scan_opcua_async(
                 )
             )
     finally:
-        try:
+        with contextlib.suppress(Exception):  # the server may be gone already; what we read stands
             await client.disconnect()
-        except Exception:  # the server may be gone already; what we read stands
-            pass
     return OpcUaScan(
         endpoint=config.endpoint,
         root=list(config.root),

@@ -250,7 +250,7 @@ class TagRole(_Strict):
     @classmethod
     def _keys_as_text(cls, value: object) -> object:
         if isinstance(value, dict):
-            return {_value_key(k): v for k, v in value.items()}
+            return {value_key(k): v for k, v in value.items()}
         return value
 
     def value_map(self) -> dict[str, str]:
@@ -261,7 +261,7 @@ class TagRole(_Strict):
         return dict(self.values)
 
 
-def _value_key(value: object) -> str:
+def value_key(value: object) -> str:
     """A value as the map looks it up: booleans lower case, whole numbers without '.0'."""
     if isinstance(value, bool):
         return str(value).lower()

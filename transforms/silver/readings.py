@@ -11,24 +11,13 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.plant_model.units import UNIT_CONVERSIONS
 from transforms.columns import conform
 
 # When several sources deliver the same reading, keep the most precise: OPC UA sends the
 # server's double, Sparkplug B a typed metric, the UNS JSON a rounded text.
 SOURCE_PRIORITY = {"opcua": 1, "sparkplug": 2, "uns": 3}
 TEXT_TYPES = ("String", "Enum")
-# (from unit, to unit) -> conversion of a column
-UNIT_CONVERSIONS = {
-    ("degF", "degC"): lambda v: (v - 32) * 5 / 9,
-    ("K", "degC"): lambda v: v - 273.15,
-    ("psi", "bar"): lambda v: v * 0.0689476,
-    ("kPa", "bar"): lambda v: v / 100,
-    ("W", "kW"): lambda v: v / 1000,
-    ("Wh", "kWh"): lambda v: v / 1000,
-    ("MWh", "kWh"): lambda v: v * 1000,
-    ("in/s", "mm/s"): lambda v: v * 25.4,
-    ("N", "kN"): lambda v: v / 1000,
-}
 _LONG = (
     "equipment_id",
     "tag",

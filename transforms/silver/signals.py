@@ -289,7 +289,7 @@ def _render(template: Template, r: CompiledRule) -> Column:
 
 
 def _value_key(text: Column) -> Column:
-    """A value as value maps key it (the same rule as the model's: see schema._value_key)."""
+    """A value as value maps key it (the same rule as the model's: see schema.value_key)."""
     t = F.trim(text)
     return (
         F.when(F.lower(t).isin("true", "false"), F.lower(t))

@@ -189,6 +189,7 @@ def oee_row(equipment_id: str, shift: str = "early", **kw) -> dict:
         "scrap": 30,
         "rework": 20,
         "ideal_time_s": 20000.0,
+        "good_ideal_time_s": 19000.0,
         "availability": 24000 / 27000,
         "performance": 20000 / 24000,
         "quality": 0.95,
@@ -342,7 +343,8 @@ def test_shift_calendar_allows_daylight_saving_nights(spark):
         shift("early", 8),
         shift("night", 7),  # the clocks go forward
         shift("night2", 9),  # and back
-        shift("double", 12),
+        shift("twelve", 12),  # a 12-hour shift is a plant's choice
+        shift("double", 14),  # a 14-hour "shift" is two shifts typed as one
         shift("backwards", 8, end_time=datetime(2026, 3, 28, 21)),
     ]
     result = validate_table("silver.shift_calendar", frame(spark, "silver.shift_calendar", rows))
