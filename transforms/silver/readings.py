@@ -45,7 +45,8 @@ def conform_readings(long: DataFrame, tags: DataFrame) -> DataFrame:
     otherwise the source's unit is kept, never silently relabelled. One row per (equipment, tag,
     event time): the most precise source, a good value before a bad one.
 
-    The role of a signal (`is_text`, `unit` of the long rows) decides before the MES tag list.
+    The role of a signal (`is_text`, `unit` of the long rows) decides before the MES tag list;
+    a good value outside the role's `low`…`high` (in the stored unit) becomes uncertain.
 
     >>> conform_readings(mapped_readings(map_signals(rules, equipment, mqtt=bronze)), tags)
     """
@@ -89,11 +90,22 @@ def conform_readings(long: DataFrame, tags: DataFrame) -> DataFrame:
         F.when(convertible, F.col("unit_tag")).otherwise(unit_in).alias("unit"),
         F.when(F.col("quality").isin("good", "uncertain", "bad"), F.col("quality"))
         .otherwise("uncertain")
-        .alias("quality"),
+        .alias("_quality"),
+        *[F.col(c) for c in ("low", "high") if c in long.columns],
         "source",
         "ingested_at",
         F.to_date("event_time").alias("event_date"),
     )
+    if "low" in long.columns:
+        # a value outside the range the plant model declares is kept, but not trusted as good
+        outside = (F.col("value") < F.col("low")) | (F.col("value") > F.col("high"))
+        typed = typed.withColumn(
+            "_quality",
+            F.when(
+                (F.col("_quality") == "good") & F.coalesce(outside, F.lit(False)), "uncertain"
+            ).otherwise(F.col("_quality")),
+        )
+    typed = typed.withColumnRenamed("_quality", "quality")
     priority = F.create_map(
         *[x for kv in SOURCE_PRIORITY.items() for x in (F.lit(kv[0]), F.lit(kv[1]))]
     )

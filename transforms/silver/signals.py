@@ -37,6 +37,8 @@ ADDRESSED = (
     "unit_in",
     "unit",
     "is_text",
+    "low",
+    "high",
     "ingested_at",
     "reason",
 )
@@ -445,6 +447,8 @@ def _resolve(
         F.coalesce(F.col("unit_in"), source_unit).cast("string").alias("unit_in"),
         unit.cast("string").alias("unit"),
         is_text.cast("boolean").alias("is_text"),
+        by_role(lambda s: F.lit(s.low)).cast("double").alias("low"),
+        by_role(lambda s: F.lit(s.high)).cast("double").alias("high"),
         "ingested_at",
         reason.alias("reason"),
     )

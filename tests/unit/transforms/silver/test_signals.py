@@ -60,7 +60,7 @@ MODEL = {
                 "state": {"role": "state", "values": "packml"},
                 "count": "counter_total",
                 "temperature": {"role": "analog", "unit": "degC", "source_unit": "degF"},
-                "pressure": "analog",
+                "pressure": {"role": "analog", "unit": "bar", "low": 0, "high": 2.0},
             },
         },
         {
@@ -103,7 +103,13 @@ def addressed(spark):
             # three tags in one message; 212 °F = 100 °C
             (
                 umh.format(cell="cell1"),
-                {"timestamp_ms": MS, "state": 6, "count": 1003, "temperature": 212},
+                {
+                    "timestamp_ms": MS,
+                    "state": 6,
+                    "count": 1003,
+                    "temperature": 212,
+                    "pressure": 2.5,
+                },
             ),
             (umh.format(cell="cell1"), {"timestamp_ms": MS + 1000, "state": 99, "humidity": 40}),
             (umh.format(cell="cell2"), {"timestamp_ms": MS, "pressure": 1.2}),  # two machines
@@ -126,6 +132,7 @@ def test_several_tags_per_message_by_role_with_epoch_milliseconds(addressed):
         ("state", "running", None, None, True),  # PackML 6 = Execute
         ("parts_total", "1003", None, "count", False),
         ("temperature", "212", "degF", "degC", None),
+        ("pressure", "2.5", None, "bar", None),
         ("power_kw", "5.5", None, "kW", False),  # the role names it, whatever the source
     }
 
@@ -156,11 +163,24 @@ def test_every_value_that_maps_to_nothing_keeps_its_address_and_reason(addressed
 
 
 def test_values_in_equal_values_mapped_plus_unmapped(addressed):
-    """Bronze values (3 + 2 + 1 + 1 + 1 + 1 + 1 = 10) = mapped 4 + unmapped 6."""
-    assert addressed.count() == 10
-    assert mapped_readings(addressed).count() == 4
+    """Bronze values (4 + 2 + 1 + 1 + 1 + 1 + 1 = 11) = mapped 5 + unmapped 6."""
+    assert addressed.count() == 11
+    assert mapped_readings(addressed).count() == 5
     unmapped = unmapped_addresses(addressed)
     assert [(f.name, f.dataType) for f in unmapped.schema] == [
         (f.name, f.dataType) for f in get_table("silver.unmapped_addresses").schema
     ]
     assert unmapped.agg({"value_count": "sum"}).first()[0] == 6
+
+
+def test_units_converted_and_a_value_outside_the_declared_range_is_uncertain(spark, addressed):
+    """212 °F = (212 − 32) × 5 / 9 = 100 °C, good; 2.5 bar above the declared 2.0 bar: kept,
+    but uncertain."""
+    from transforms.silver.readings import conform_readings
+
+    tags = spark.createDataFrame([], get_table("silver.tags").schema)
+    rows = conform_readings(mapped_readings(addressed), tags).where(f"equipment_id = '{PRESS}'")
+    got = {r.tag: (r.value, r.unit, r.quality) for r in rows.collect() if r.event_time == AT}
+    assert got["temperature"] == (pytest.approx(100.0), "degC", "good")
+    assert got["pressure"] == (2.5, "bar", "uncertain")
+    assert got["state"] == (None, None, "good")
