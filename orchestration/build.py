@@ -110,7 +110,7 @@ def _save_progress(lake: Lake, consumer: str, versions: dict[str, int]) -> None:
 
 # -- silver: master data and MES events (small: rebuilt whole when bronze.mes_rows moved) ---
 # Which MES/ERP source tables each silver table reads (a table is rebuilt when one of them moved).
-# "plant_model" stands for the lake's plant model file and the span of days its calendars cover.
+# "plant_model" stands for the lake's plant model file.
 MASTER_SOURCES = {
     "silver.equipment": ("mes.equipment", "plant_model"),
     "silver.tags": ("mes.equipment_tags",),
@@ -119,8 +119,6 @@ MASTER_SOURCES = {
     "silver.ideal_cycle_times": ("plant_model",),
     "silver.work_orders": ("mes.work_orders", "mes.operations"),
     "silver.downtime_events": ("mes.downtime_events",),
-    "silver.shift_calendar": ("mes.shift_calendar", "mes.equipment", "plant_model"),
-    "silver.planned_downtime": ("mes.shift_calendar", "mes.equipment", "plant_model"),
     "silver.quality_inspections": ("mes.quality_inspections", "mes.work_orders"),
 }
 CALENDAR_MARGIN_DAYS = 1  # model shifts are laid out one day beyond the data on each side
@@ -134,22 +132,16 @@ def lake_model(lake: Lake) -> PlantModel | None:
 
 
 def _data_days(lake: Lake) -> tuple[date, date] | None:
-    """The first and last event day of the bronze readings (partition values: metadata)."""
-    spans = []
-    for t in READING_SOURCES:
-        row = lake.read(t).agg(F.min("event_date"), F.max("event_date")).first()
-        if row[0] is not None:
-            spans.append((row[0], row[1]))
-    if not spans:
-        return None
-    return min(a for a, _ in spans), max(b for _, b in spans)
+    """The first and last day of silver.readings (partition values: read from the metadata)."""
+    row = lake.read("silver.readings").agg(F.min("event_date"), F.max("event_date")).first()
+    return None if row[0] is None else (row[0], row[1])
 
 
-def _model_version(lake: Lake, span: tuple[date, date] | None) -> int:
-    """A number that changes when the model file or the days its calendars must cover change."""
+def _model_version(lake: Lake, *also: object) -> int:
+    """A number that changes when the model file (or anything in `also`) changes."""
     path = lake_model_path(lake.root)
     text = path.read_bytes() if path.exists() else b""
-    return zlib.crc32(text + repr(span).encode())
+    return zlib.crc32(text + repr(also).encode())
 
 
 def _changed_sources(lake: Lake, since: int, until: int) -> set[str]:
@@ -174,8 +166,7 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
     progress = _progress(lake, "silver.master_data")
     done = progress.get("bronze.mes_rows")
     model = lake_model(lake)
-    span = _data_days(lake)
-    model_version = _model_version(lake, span)
+    model_version = _model_version(lake)
     if force or done is None:
         changed = {s for sources in MASTER_SOURCES.values() for s in sources}
     elif done == version:
@@ -196,14 +187,10 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
         .cache()
     )
     spark = lake.spark
-    declared = model_shifts = model_windows = cycle_times = None
+    declared = cycle_times = None
     if model is not None:
         declared = plant_model.model_equipment(spark, model)
         cycle_times = plant_model.model_cycle_times(spark, model)
-        if span is not None:
-            first = span[0] - timedelta(days=CALENDAR_MARGIN_DAYS)
-            last = span[1] + timedelta(days=CALENDAR_MARGIN_DAYS)
-            model_shifts, model_windows = plant_model.model_shifts(spark, model, first, last)
     if cycle_times is None:
         cycle_times = spark.createDataFrame([], get_table("silver.ideal_cycle_times").schema)
     frames = {
@@ -214,12 +201,6 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
         "silver.routings": lambda: master_data.routings(mes),
         "silver.work_orders": lambda: mes_events.work_orders(mes),
         "silver.downtime_events": lambda: mes_events.downtime_events(mes),
-        "silver.shift_calendar": lambda: master_data.shift_calendar(
-            mes, lake.read("silver.equipment"), model_shifts, model_windows
-        ),
-        "silver.planned_downtime": lambda: master_data.planned_downtime(
-            lake.read("silver.shift_calendar"), model_windows
-        ),
         "silver.quality_inspections": lambda: mes_events.quality_inspections(
             mes, lake.read("silver.work_orders")
         ),
@@ -233,10 +214,55 @@ def build_master_data(lake: Lake, *, force: bool = False) -> list[Built]:
     return built
 
 
+# -- silver: shift calendar and planned downtime (the MES's and the model's) --------------
+CALENDAR_TABLES = ("silver.shift_calendar", "silver.planned_downtime")
+CALENDAR_SOURCES = ("mes.shift_calendar", "mes.equipment")
+
+
+def build_calendar(lake: Lake, *, force: bool = False) -> list[Built]:
+    """silver.shift_calendar and silver.planned_downtime: the MES's shifts and the plant model's
+    site calendars laid out over the days of silver.readings (a day more on each side).
+    Rebuilt whole (small) when the MES rows, the model or the days of data changed."""
+    _ensure(lake, "bronze.mes_rows", "silver.readings", "silver.equipment", *CALENDAR_TABLES)
+    version = lake.version("bronze.mes_rows")
+    span = _data_days(lake)
+    key = _model_version(lake, span, version)
+    if not force and _progress(lake, "silver.calendar").get("calendar") == key:
+        return [
+            Built(t, 0, note="the MES, the model and the days did not change")
+            for t in CALENDAR_TABLES
+        ]
+    started = time.perf_counter()
+    mes = (
+        lake.spark.read.format("delta")
+        .option("versionAsOf", version)
+        .load(str(lake.path("bronze.mes_rows")))
+        .where(F.col("source_table").isin(*CALENDAR_SOURCES))
+    )
+    model = lake_model(lake)
+    model_shifts = model_windows = None
+    if model is not None and span is not None:
+        first = span[0] - timedelta(days=CALENDAR_MARGIN_DAYS)
+        last = span[1] + timedelta(days=CALENDAR_MARGIN_DAYS)
+        model_shifts, model_windows = plant_model.model_shifts(lake.spark, model, first, last)
+    shifts = master_data.shift_calendar(
+        mes, lake.read("silver.equipment"), model_shifts, model_windows
+    )
+    built = [_whole(lake, "silver.shift_calendar", shifts, started)]
+    windows = master_data.planned_downtime(lake.read("silver.shift_calendar"), model_windows)
+    built.append(_whole(lake, "silver.planned_downtime", windows))
+    _save_progress(lake, "silver.calendar", {"calendar": key})
+    return built
+
+
 # -- silver.readings: incremental from bronze ----------------------------------------------
 def _addressed(lake: Lake, frames: dict[str, DataFrame]) -> DataFrame:
-    """Every value of the given bronze frames mapped by the lake's plant model."""
-    model = model_for_lake(lake.root)
+    """Every value of the given bronze frames mapped by the lake's plant model (a lake without
+    one may still build silver while its bronze holds no readings: the MES alone)."""
+    if lake_model(lake) is None and all(df.isEmpty() for df in frames.values()):
+        model = PlantModel(enterprise="none")
+    else:
+        model = model_for_lake(lake.root)
     return signals.map_signals(
         signals.compile_rules(model),
         lake.read("silver.equipment"),
@@ -642,6 +668,7 @@ def refresh(lake: Lake, days: Iterable[date] | None = None, *, rebuild: bool = F
     r = build_readings(lake, days, rebuild=rebuild)
     built.append(r)
     built += r.also
+    built += build_calendar(lake, force=rebuild)
     touched = _days(r.days)
     around = _days([*touched, *(d - timedelta(days=1) for d in touched)])
     if touched:

@@ -70,7 +70,8 @@ def quality_features(
     with_lot = with_lot.withColumn("defects", defects).select(
         "*",
         F.sum("produced").over(earlier).alias("lot_parts_before"),
-        (F.sum("defects").over(earlier) / F.sum("produced").over(earlier)).alias(
+        # null while the lot's earlier hours made nothing (a first counter reading)
+        F.try_divide(F.sum("defects").over(earlier), F.sum("produced").over(earlier)).alias(
             "lot_defect_rate_before"
         ),
     )

@@ -24,7 +24,8 @@ from lakehouse.plant_model.templates import ANY, SEGMENT, Template, glob_regex
 from transforms.columns import conform, utc_date
 
 SEP = "\x1f"  # joins the parts of a Sparkplug address for matching (no name contains it)
-CONTROL_METRIC = r"^(bdSeq|Node Control/.*|Device Control/.*)$"
+# Sparkplug's own control metrics are not readings (some libraries file them under a folder)
+CONTROL_METRIC = r"^bdSeq$|(^|/)(Node|Device) Control/"
 ADDRESSED = (
     "source",
     "address",

@@ -15,8 +15,6 @@ MASTER = (
     "silver.products",
     "silver.routings",
     "silver.ideal_cycle_times",
-    "silver.shift_calendar",
-    "silver.planned_downtime",
     "silver.work_orders",
     "silver.downtime_events",
     "silver.quality_inspections",
@@ -51,8 +49,8 @@ def table_asset(table: str, deps: list[str], *, daily: bool, name: str):
     specs=[tables.spec(t, deps=["bronze.mes_rows"]) for t in MASTER],
     check_specs=[c for t in MASTER for c in tables.check_spec(t)],
     name="silver_master_data",
-    description="MES/ERP master data and events, latest versions, with the plant model's equipment, "
-    "cycle times and calendars (rebuilt when bronze.mes_rows, the model or the days of data moved).",
+    description="MES/ERP master data and events, latest versions, with the plant model's equipment "
+    "and cycle times (rebuilt when bronze.mes_rows or the model changed).",
 )
 def silver_master_data(context: dg.AssetExecutionContext, lake: LakeResource):
     lk = lake.lake()
@@ -106,6 +104,21 @@ def silver_readings(context: dg.AssetExecutionContext, lake: LakeResource):
         )
 
 
+@dg.multi_asset(
+    specs=[
+        tables.spec(t, deps=["bronze.mes_rows", "silver.equipment", "silver.readings"])
+        for t in build.CALENDAR_TABLES
+    ],
+    check_specs=[c for t in build.CALENDAR_TABLES for c in tables.check_spec(t)],
+    name="silver_calendar",
+    description="Shifts and planned downtime of the MES and the plant model's site calendars, "
+    "over the days of silver.readings (rebuilt when one of them changed).",
+)
+def silver_calendar(context: dg.AssetExecutionContext, lake: LakeResource):
+    lk = lake.lake()
+    yield from tables.outputs(lk, build.build_calendar(lk), build.CALENDAR_TABLES)
+
+
 @table_asset(
     "silver.equipment_states",
     ["silver.readings", "silver.downtime_events"],
@@ -138,4 +151,10 @@ def silver_production_counts(context: dg.AssetExecutionContext, lake: LakeResour
     )
 
 
-ASSETS = [silver_master_data, silver_readings, silver_equipment_states, silver_production_counts]
+ASSETS = [
+    silver_master_data,
+    silver_readings,
+    silver_calendar,
+    silver_equipment_states,
+    silver_production_counts,
+]

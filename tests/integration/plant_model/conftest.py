@@ -21,7 +21,7 @@ MODELS = Path(__file__).parent / "models"
 PASSWORD_ENV = "PLANTLAKE_TEST_MQTT_PASSWORD"
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+def poll_until(predicate: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
     """Poll `predicate` until it holds; fail naming `what` when it does not within the timeout."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -77,6 +77,12 @@ class PlantLake:
 
 
 @pytest.fixture
+def wait_until() -> Callable[..., None]:
+    """`wait_until(predicate, what, timeout_s=30)`: poll a condition, never a fixed sleep."""
+    return poll_until
+
+
+@pytest.fixture
 def plant_lake(lake) -> PlantLake:
     return PlantLake(lake)
 
@@ -113,7 +119,7 @@ def mqtt_connector(broker, plant_lake, monkeypatch):
         thread = threading.Thread(target=connector.run, args=(stop,), daemon=True)
         thread.start()
         running.append((stop, thread))
-        wait_until(subscribed.is_set, f"connector {name} is subscribed to {topics}")
+        poll_until(subscribed.is_set, f"connector {name} is subscribed to {topics}")
 
         def stop_connector() -> None:
             stop.set()
