@@ -37,7 +37,11 @@ class MqttSourceConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = 1883
     client_id: str = Field(description="stable id: the broker keeps this session's messages")
-    topics: list[str] = Field(default_factory=lambda: ["acme/#", f"{NAMESPACE}/#"])
+    topics: list[str] = Field(
+        default_factory=lambda: ["#"],
+        description="topic filters to subscribe to (default every topic: JSON on any topic, "
+        f"Sparkplug B under {NAMESPACE}/); the plant model decides what each one means",
+    )
     qos: int = 1
     username: str | None = None
     password_env: str | None = Field(None, description="environment variable holding the password")
