@@ -272,10 +272,28 @@ def _addressed(lake: Lake, frames: dict[str, DataFrame]) -> DataFrame:
     )
 
 
-def _merge_unmapped(lake: Lake, unmapped: DataFrame, days: list[date]) -> None:
-    """Add new unmapped counts to those of their day (an incremental run sees new rows only)."""
+UNMAPPED_TXN_APP = "plantlake.silver.unmapped_addresses"
+
+
+def _merge_unmapped(lake: Lake, unmapped: DataFrame, days: list[date], txn_version: int) -> None:
+    """Add new unmapped counts to those of their day (an incremental run sees new rows only).
+
+    The merge is an idempotent Delta transaction keyed by `txn_version` (the bronze versions
+    read up to): a run that fails after it and is retried does not add the counts again.
+    """
     in_days = ", ".join(f"DATE'{d}'" for d in days)
     target = DeltaTable.forPath(lake.spark, str(lake.path("silver.unmapped_addresses")))
+    conf = lake.spark.conf
+    conf.set("spark.databricks.delta.write.txnAppId", UNMAPPED_TXN_APP)
+    conf.set("spark.databricks.delta.write.txnVersion", str(txn_version))
+    try:
+        _merge_unmapped_rows(target, unmapped, in_days)
+    finally:
+        conf.unset("spark.databricks.delta.write.txnAppId")
+        conf.unset("spark.databricks.delta.write.txnVersion")
+
+
+def _merge_unmapped_rows(target: DeltaTable, unmapped: DataFrame, in_days: str) -> None:
     (
         target.alias("t")
         .merge(
@@ -311,11 +329,16 @@ def build_readings(
     tags = lake.read("silver.tags")
     wanted = _days(days)
     if rebuild or not done:
+        # Days rebuilt beside incremental runs read bronze as far as those runs have: the rows
+        # after that are the next incremental run's, so no value is counted twice.
+        upto = {t: done.get(t, -1) for t in READING_SOURCES} if wanted and done else versions
         frames = {}
         for t in READING_SOURCES:
+            if upto[t] < 0:
+                continue
             df = (
                 lake.spark.read.format("delta")
-                .option("versionAsOf", versions[t])
+                .option("versionAsOf", upto[t])
                 .load(str(lake.path(t)))
             )
             if wanted:
@@ -375,9 +398,6 @@ def build_readings(
     new = readings.conform_readings(signals.mapped_readings(addressed), tags).cache()
     unmapped = signals.unmapped_addresses(addressed).cache()
     unmapped_days = sorted(r.event_date for r in unmapped.select("event_date").distinct().collect())
-    if unmapped_days:
-        _merge_unmapped(lake, unmapped, unmapped_days)
-    unmapped.unpersist()
     touched = sorted(r.event_date for r in new.select("event_date").distinct().collect())
     if touched:
         in_days = ", ".join(f"DATE'{d}'" for d in touched)
@@ -398,6 +418,9 @@ def build_readings(
             .execute()
         )
     added = new.count()
+    if unmapped_days:  # after the readings: their merge may run again, this one may not
+        _merge_unmapped(lake, unmapped, unmapped_days, sum(versions.values()))
+    unmapped.unpersist()
     new.unpersist()
     addressed.unpersist()
     _save_progress(lake, consumer, versions)

@@ -13,7 +13,16 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lakehouse.plant_model.roles import ROLES, STATE_MAPS, Role
 from lakehouse.plant_model.templates import Template, TemplateError
@@ -27,6 +36,34 @@ Name = Annotated[
     ),
 ]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _clock_text(value: object) -> object:
+    # YAML 1.1 reads an unquoted 14:00 as the number 840 (base 60): ask for quotes
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError('write times in quotes, e.g. "14:00" (unquoted, YAML reads 14:00 as 840)')
+    return value
+
+
+def _local_time(value: object) -> object:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        raise ValueError("give the site's local time without an offset (the site has a time zone)")
+    if isinstance(value, str) and re.search(r"(Z|[+-]\d\d:?\d\d)$", value.strip()):
+        raise ValueError("give the site's local time without an offset (the site has a time zone)")
+    return value
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_text)]
+LocalDateTime = Annotated[datetime, BeforeValidator(_local_time)]
+
+
+def _json_field_name(value: str | None) -> str | None:
+    if value is not None and ("'" in value or not value):
+        raise ValueError("a JSON field name must be non-empty and without a ' (quote)")
+    return value
+
+
+JsonField = Annotated[str | None, AfterValidator(_json_field_name)]
 
 
 class PlantModelError(ValueError):
@@ -68,8 +105,8 @@ class Area(_Strict):
 # -- calendar -------------------------------------------------------------------------------
 class ShiftSpec(_Strict):
     name: Name
-    start: time = Field(description="local wall-clock start, HH:MM")
-    end: time | None = Field(None, description="local wall-clock end, HH:MM (or give hours)")
+    start: ClockTime = Field(description="local wall-clock start, HH:MM")
+    end: ClockTime | None = Field(None, description="local wall-clock end, HH:MM (or give hours)")
     hours: float | None = Field(None, gt=0, le=24, description="length in hours (or give end)")
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] | None = Field(
         None, description="weekdays the shift is worked on (default: the calendar's workdays)"
@@ -92,7 +129,7 @@ class ShiftSpec(_Strict):
 
 class BreakSpec(_Strict):
     name: str = "break"
-    start: time = Field(description="local wall-clock start, HH:MM")
+    start: ClockTime = Field(description="local wall-clock start, HH:MM")
     minutes: float = Field(gt=0, description="length in minutes")
     shifts: list[str] | None = Field(
         None, description="shift names it belongs to (default: every shift that contains it)"
@@ -101,8 +138,8 @@ class BreakSpec(_Strict):
 
 class MaintenanceWindow(_Strict):
     name: str = "planned_maintenance"
-    start: datetime = Field(description="local date and time, YYYY-MM-DDTHH:MM")
-    end: datetime = Field(description="local date and time, YYYY-MM-DDTHH:MM")
+    start: LocalDateTime = Field(description="local date and time, YYYY-MM-DDTHH:MM")
+    end: LocalDateTime = Field(description="local date and time, YYYY-MM-DDTHH:MM")
     equipment: list[str] | None = Field(
         None, description="equipment names or ids it stops (default: the whole site)"
     )
@@ -178,16 +215,16 @@ class MqttMatch(_Strict):
     """A JSON MQTT topic and how its payload carries values."""
 
     topic: Template = Field(description="topic template, e.g. umh/v1/{enterprise}/{site}/…/{tag}")
-    value: str | None = Field(
+    value: JsonField = Field(
         "value", description="JSON field holding the value (null: every other field is a tag)"
     )
     fields: Literal["all"] | None = Field(
         None, description="'all': every field but timestamp/quality/unit is a tag named by it"
     )
-    timestamp: str | None = Field("timestamp", description="JSON field holding the time")
+    timestamp: JsonField = Field("timestamp", description="JSON field holding the time")
     timestamp_format: Literal["iso", "epoch_s", "epoch_ms"] = "iso"
-    quality: str | None = Field(None, description="JSON field holding good/uncertain/bad")
-    unit: str | None = Field(None, description="JSON field holding the unit")
+    quality: JsonField = Field(None, description="JSON field holding good/uncertain/bad")
+    unit: JsonField = Field(None, description="JSON field holding the unit")
 
     @model_validator(mode="after")
     def _mode(self) -> MqttMatch:
@@ -298,7 +335,7 @@ class SignalRule(_Strict):
     tag: Template | None = Field(
         None, description="tag name template (default {tag}; {field} for payload fields)"
     )
-    tags: dict[str, TagRole | Role] = Field(
+    tags: dict[str, TagRole] = Field(
         min_length=1,
         description="tag name or glob (*, ?) -> role or {role, values, unit, …}; first match wins",
     )

@@ -39,7 +39,7 @@ class Template:
         for m in _PLACEHOLDER.finditer(self.text):
             if m.group(2):
                 try:
-                    re.compile(m.group(2))
+                    re.compile(m.group(2), flags=re.ASCII)
                 except re.error as exc:
                     raise TemplateError(
                         f"template {self.text!r}: bad regex {m.group(2)!r}: {exc}"
@@ -87,7 +87,8 @@ class Template:
         return "".join(v if k == "text" else values[v] for k, v in self.pieces())
 
     def match(self, address: str, default: str = SEGMENT) -> dict[str, str] | None:
-        m = re.match(self.regex(default), address)
+        # ASCII classes (\w, \d, \s) as Java's regex reads them in Spark
+        m = re.match(self.regex(default), address, flags=re.ASCII)
         return dict(zip(self.names, m.groups(), strict=True)) if m else None
 
     def __str__(self) -> str:

@@ -222,6 +222,7 @@ def oee_shift(
     times = joined.groupBy(*keys, "shift_start", "shift_end", "_end", "_as_of").agg(
         total(outside, (F.col("state") == "planned_stop") & ~not_scheduled).alias("_stop_s"),
         total(outside, not_scheduled).alias("_not_scheduled_s"),
+        total(F.col("_in_window_s"), not_scheduled).alias("_not_scheduled_in_window_s"),
         total(F.col("_in_window_s"), F.col("state") == "running").alias("_run_in_window_s"),
         total(in_shift, F.col("state") == "running").alias("run_s"),
         total(outside, F.col("state") == "unplanned_stop").alias("unplanned_downtime_s"),
@@ -230,7 +231,10 @@ def oee_shift(
     )
     times = times.join(window_s, ["equipment_id", "shift_id"], "left").withColumn(
         "planned_downtime_s",
-        F.coalesce("_window_s", F.lit(0.0)) - F.col("_run_in_window_s") + F.col("_stop_s"),
+        F.coalesce("_window_s", F.lit(0.0))
+        - F.col("_run_in_window_s")
+        - F.col("_not_scheduled_in_window_s")
+        + F.col("_stop_s"),
     )
     c = counts.select(
         F.col("equipment_id").alias("_eq"),
@@ -261,9 +265,11 @@ def oee_shift(
         *keys,
         "shift_start",
         "shift_end",
-        (_seconds(F.col("shift_start"), F.col("_end")) - F.col("_not_scheduled_s")).alias(
-            "planned_s"
-        ),
+        (
+            _seconds(F.col("shift_start"), F.col("_end"))
+            - F.col("_not_scheduled_s")
+            - F.col("_not_scheduled_in_window_s")
+        ).alias("planned_s"),
         "planned_downtime_s",
         "run_s",
         "unplanned_downtime_s",

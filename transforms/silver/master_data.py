@@ -180,8 +180,9 @@ def shift_calendar(
     """
     shifts = current_rows(mes_rows, "mes.shift_calendar", SHIFT_SCHEMA, ["shift_id"])
     if model_shifts is not None:
-        # a site's calendar comes from the MES or from the model: the MES's shift ids win
-        extra = model_shifts.join(shifts.select("shift_id"), "shift_id", "left_anti")
+        # a site's calendar comes from the MES or from the model: a site the MES plans keeps
+        # the MES's shifts only (two calendars of one site would overlap and count twice)
+        extra = model_shifts.join(shifts.select("site").distinct(), "site", "left_anti")
         shifts = shifts.unionByName(extra, allowMissingColumns=True)
     zones = (
         equipment.where("is_current AND timezone IS NOT NULL")
@@ -257,9 +258,12 @@ def planned_downtime(
     )
     out = out.withColumn("duration_s", F.col("_us") / 1e6)
     if model_windows is not None:
-        mes_shifts = out.select("shift_id").distinct()
+        # the model's windows of the model's shifts (those the calendar kept: no MES times)
+        model_shifts = shift_calendar.where(
+            F.col("break_start").isNull() & F.col("maintenance_end").isNull()
+        ).select("shift_id")
         out = out.unionByName(
-            model_windows.join(mes_shifts, "shift_id", "left_anti"), allowMissingColumns=True
+            model_windows.join(model_shifts, "shift_id", "left_semi"), allowMissingColumns=True
         )
     window_id = F.concat_ws(
         "/",

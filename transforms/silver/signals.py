@@ -102,9 +102,10 @@ def compile_rules(model: PlantModel) -> CompiledRules:
 
 # -- addresses of each source ---------------------------------------------------------------
 def _unquoted(text: Column) -> Column:
+    """A JSON string's text without its quotes; other text unchanged."""
     return F.when(
         text.startswith('"') & text.endswith('"') & (F.length(text) >= 2),
-        F.expr("substr(_v, 2, length(_v) - 2)"),
+        F.substring(text, F.lit(2), F.length(text) - 2),
     ).otherwise(text)
 
 
@@ -162,6 +163,12 @@ def mqtt_values(mqtt_messages: DataFrame, rules: CompiledRules) -> DataFrame:
             out = (F.when if out is None else out.when)(F.col("rule") == r.index, expr)
         return F.lit(None) if out is None else out
 
+    def value_missing(m) -> Column:
+        """The rule's value field is absent (a JSON null value is a value)."""
+        if m.value is None:
+            return F.lit(False)
+        return ~F.array_contains(F.json_object_keys("_payload"), m.value)
+
     def ts(m) -> Column:
         if m.timestamp is None:
             return F.col("received_at")
@@ -186,8 +193,15 @@ def mqtt_values(mqtt_messages: DataFrame, rules: CompiledRules) -> DataFrame:
         "rule",
         "_topic",
         F.col("_fv.field").alias("_field"),
-        per_rule(ts).cast("timestamp").alias("event_time"),
+        # a topic no rule maps is still dated, so that it is counted in its own day
+        F.coalesce(
+            per_rule(ts),
+            F.when(F.col("rule").isNull(), F.coalesce("source_timestamp", "received_at")),
+        )
+        .cast("timestamp")
+        .alias("event_time"),
         F.col("_fv.v").alias("value_text"),
+        F.coalesce(per_rule(value_missing), F.lit(False)).alias("_no_value_field"),
         F.coalesce(quality, F.lit("good")).alias("quality"),
         unit_in.cast("string").alias("unit_in"),
         "ingested_at",
@@ -233,6 +247,7 @@ def sparkplug_values(sparkplug_messages: DataFrame, rules: CompiledRules) -> Dat
         F.lit("good").alias("quality"),
         F.lit(None).cast("string").alias("unit_in"),
         "ingested_at",
+        F.lit(False).alias("_no_value_field"),
     )
     return df.withColumn("rule", _rule_index(rules.of("sparkplug")))
 
@@ -262,7 +277,9 @@ def opcua_values(opcua: DataFrame, rules: CompiledRules) -> DataFrame:
         F.lit(None).cast("string").alias("unit_in"),
         "ingested_at",
     )
-    df = df.withColumn("address", F.concat_ws(" @ ", "_node", "_browse"))
+    df = df.withColumn("address", F.concat_ws(" @ ", "_node", "_browse")).withColumn(
+        "_no_value_field", F.lit(False)
+    )
     return df.withColumn("rule", _rule_index(rules.of("opcua")))
 
 
@@ -351,42 +368,76 @@ def _resolve(
         counts.append(F.col(f"_n{i}"))
     eq = F.coalesce(*found) if found else F.lit(None).cast("string")
     n = F.coalesce(*counts, F.lit(0)) if counts else F.lit(0)
-    # the role of the tag: the first glob of the rule that matches the tag name
+    # the role of the tag: the first name or glob of the rule that matches the tag name; the
+    # names before the first glob are one map lookup (a rule may name hundreds of tags)
     role_idx = None
     for r in compiled:
-        for glob, j in r.roles:
-            cond = (F.col("rule") == r.index) & F.col("_tag_src").rlike(glob)
-            role_idx = (F.when if role_idx is None else role_idx.when)(cond, F.lit(j))
+        names = list(r.rule.tags)
+        lead = 0
+        while lead < len(names) and not any(c in names[lead] for c in "*?"):
+            lead += 1
+        found = None
+        if lead:
+            exact = F.create_map(
+                *[x for k in range(lead) for x in (F.lit(names[k]), F.lit(r.roles[k][1]))]
+            )
+            found = exact[F.col("_tag_src")]
+        chain = None
+        for glob, j in r.roles[lead:]:
+            chain = (F.when if chain is None else chain.when)(
+                F.col("_tag_src").rlike(glob), F.lit(j)
+            )
+        expr = (
+            F.coalesce(*[e for e in (found, chain) if e is not None])
+            if (found is not None or chain is not None)
+            else F.lit(None)
+        )
+        role_idx = (F.when if role_idx is None else role_idx.when)(F.col("rule") == r.index, expr)
     df = df.withColumn("_role", (F.lit(None) if role_idx is None else role_idx).cast("int"))
     df = df.withColumn("_eq", eq).withColumn("_n", n)
 
-    def by_role(pick) -> Column:
-        out = None
-        for j, spec in enumerate(rules.roles):
-            out = (F.when if out is None else out.when)(F.col("_role") == j, pick(spec))
-        return F.lit(None) if out is None else out
-
-    silver_tag = by_role(
-        lambda s: (
-            F.lit(ROLES[s.role].silver_tag or s.name)
-            if (ROLES[s.role].silver_tag or s.name)
-            else F.col("_tag_src")
-        )
+    # Every role spec's attributes in one array literal, looked up by index: one expression
+    # instead of a CASE per attribute (Spark's generated code stays small for many tags).
+    specs = F.array(
+        *[
+            F.struct(
+                F.lit(ROLES[s.role].silver_tag or s.name).cast("string").alias("tag"),
+                # an analog's text-ness is left to the MES tag list (null), the others fix it
+                F.lit(None if s.role == "analog" else ROLES[s.role].text)
+                .cast("boolean")
+                .alias("is_text"),
+                F.lit(s.unit or ROLES[s.role].unit).cast("string").alias("unit"),
+                F.lit(s.source_unit).cast("string").alias("source_unit"),
+                F.lit(s.role == "state").alias("is_state"),
+                F.lit(s.low).cast("double").alias("low"),
+                F.lit(s.high).cast("double").alias("high"),
+            )
+            for s in rules.roles
+        ]
+        or [
+            F.lit(None).cast(
+                "struct<tag:string,is_text:boolean,unit:string,source_unit:string,is_state:boolean,low:double,high:double>"
+            )
+        ]
     )
-    # an analog's text-ness is left to the MES tag list (null), the other roles fix it
-    is_text = by_role(lambda s: F.lit(None) if s.role == "analog" else F.lit(ROLES[s.role].text))
-    unit = by_role(lambda s: F.lit(s.unit or ROLES[s.role].unit))
-    source_unit = by_role(lambda s: F.lit(s.source_unit))
+    spec = F.when(F.col("_role").isNotNull(), specs[F.col("_role")])
+    silver_tag = spec["tag"]
+    is_text = spec["is_text"]
+    unit = spec["unit"]
+    source_unit = spec["source_unit"]
+    is_state = spec["is_state"]
     df = df.withColumn("_v", F.col("value_text"))
     plain = _unquoted(F.col("_v"))
-    mapped_state = by_role(
-        lambda s: (
-            F.create_map(*[F.lit(x) for kv in s.value_map().items() for x in kv])[_value_key(plain)]
-            if s.role == "state"
-            else plain
-        )
-    )
-    is_state = by_role(lambda s: F.lit(s.role == "state"))
+    state_maps = {
+        j: F.create_map(*[F.lit(x) for kv in r.value_map().items() for x in kv])
+        for j, r in enumerate(rules.roles)
+        if r.role == "state"
+    }
+    mapped_state = plain
+    if state_maps:
+        # state role index -> its value map, as one map of maps
+        maps = F.create_map(*[x for j, m in state_maps.items() for x in (F.lit(j), m)])
+        mapped_state = F.when(is_state, maps[F.col("_role")][_value_key(plain)]).otherwise(plain)
     # an empty state (a Sparkplug birth before the first value) is no value, not a new name
     blank = F.coalesce(F.trim(plain), F.lit("")) == ""
     value = F.when(blank, F.lit(None)).otherwise(mapped_state)
@@ -394,6 +445,11 @@ def _resolve(
     reason = (
         F.when(F.col("rule").isNull(), F.lit("no signal rule matches the address"))
         .when(F.col("event_time").isNull(), F.lit("no readable timestamp"))
+        .when(
+            F.col("_no_value_field"),
+            F.concat(F.lit("the payload has no value field of rule '"), rule_label, F.lit("'")),
+        )
+        .when(F.col("_tag_src").isNull(), F.lit("the message carries no tag field"))
         .when(
             F.col("_role").isNull(),
             F.concat(
@@ -448,8 +504,8 @@ def _resolve(
         F.coalesce(F.col("unit_in"), source_unit).cast("string").alias("unit_in"),
         unit.cast("string").alias("unit"),
         is_text.cast("boolean").alias("is_text"),
-        by_role(lambda s: F.lit(s.low)).cast("double").alias("low"),
-        by_role(lambda s: F.lit(s.high)).cast("double").alias("high"),
+        spec["low"].alias("low"),
+        spec["high"].alias("high"),
         "ingested_at",
         reason.alias("reason"),
     )

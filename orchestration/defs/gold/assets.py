@@ -39,9 +39,10 @@ def gold_oee_shift(context: dg.AssetExecutionContext, lake: LakeResource):
         )
         .select(
             "line",
-            (F.col("run_s") / F.col("planned_busy_s")).alias("availability"),
-            (F.col("ideal_time_s") / F.col("run_s")).alias("performance"),
-            (F.col("good") / F.col("produced")).alias("quality"),
+            # a line whose shifts so far lie in planned windows has no ratio yet
+            F.try_divide("run_s", "planned_busy_s").alias("availability"),
+            F.try_divide("ideal_time_s", "run_s").alias("performance"),
+            F.try_divide("good", "produced").alias("quality"),
         )
         .withColumn("oee", F.col("availability") * F.col("performance") * F.col("quality"))
     )

@@ -79,6 +79,15 @@ def test_a_bad_key_is_named_with_its_path_and_the_expected_form():
         model(signals=[{**RULE, "equipment": "{cell}.{equipment}"}])
     with pytest.raises(PlantModelError, match="name the namespace by URI"):
         model(signals=[{**RULE, "mqtt": None, "opcua": {"node": "ns=2;s={equipment}"}}])
+    unquoted = {**SITE, "calendar": {"shifts": [{"name": "late", "start": 840, "hours": 8}]}}
+    with pytest.raises(PlantModelError, match=r"shifts\[0\]\(late\)\.start: write times in quotes"):
+        model(sites=[unquoted])
+    offset = {**SITE["calendar"]["planned_maintenance"][0], "start": "2026-03-26T13:00:00Z"}
+    with_offset = {**SITE, "calendar": {**SITE["calendar"], "planned_maintenance": [offset]}}
+    with pytest.raises(PlantModelError, match="local time without an offset"):
+        model(sites=[with_offset])
+    with pytest.raises(PlantModelError, match="without a ' \\(quote\\)"):
+        model(signals=[{**RULE, "mqtt": {**RULE["mqtt"], "timestamp": "it's"}}])
     unknown_state = {"running": {"role": "state", "values": {"1": "producing"}}}
     with pytest.raises(PlantModelError, match=r"states \['producing'\] are not in running"):
         model(signals=[{**RULE, "tags": unknown_state}])

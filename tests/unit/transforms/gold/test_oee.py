@@ -361,6 +361,22 @@ def test_a_planned_stop_without_reason_is_planned_downtime_and_not_scheduled_is_
     assert r.availability == pytest.approx(1.0)
 
 
+def test_not_scheduled_time_inside_a_break_is_neither_planned_nor_downtime(spark):
+    """The line was not scheduled 06:00–07:00 (planned_stop not_scheduled) and the calendar
+    has maintenance 06:30–07:30: the 30 min of overlap are not planned time, not downtime.
+    planned_s = 480 − 60 = 420 min; PDT = 60 − 30 = 30 min (07:00–07:30, idle);
+    PBT = 390 min; run = 07:30–14:00 = 390 min; A = 1."""
+    states = [
+        state(EQ, ts(6), ts(7), "planned_stop", "not_scheduled"),
+        state(EQ, ts(7), ts(7, 30), "idle"),
+        state(EQ, ts(7, 30), ts(23), "running"),
+    ]
+    r = calendar_shift(spark, states, [window(ts(6, 30), ts(7, 30), "planned_maintenance")])
+    assert (r.planned_s, r.planned_downtime_s, r.planned_busy_s) == (25200, 1800, 23400)
+    assert (r.run_s, r.idle_s) == (23400, 0)
+    assert r.availability == pytest.approx(1.0)
+
+
 def test_quality_loss_weighs_each_part_by_its_own_ideal_cycle_time(spark):
     """1,200 good parts at 10 s ideal and 20 scrap parts at 60 s ideal in one shift:
     ideal time = 1,200 × 10 + 20 × 60 = 13,200 s; ideal time of good parts = 12,000 s;
