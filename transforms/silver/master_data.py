@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse.plant_model.roles import COUNTER_TAGS  # tags that count up (a drop is a reset)
 from transforms.columns import conform
 from transforms.silver.mes_rows import current_rows, row_versions
 
@@ -75,8 +76,6 @@ SHIFT_SCHEMA = T.StructType(
         T.StructField("updated_at", T.TimestampType()),
     ]
 )
-# Tags whose value counts up; a decrease is a reset (see transforms.silver.counts).
-from lakehouse.plant_model.roles import COUNTER_TAGS  # noqa: E402
 
 
 def equipment(

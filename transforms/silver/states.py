@@ -12,7 +12,6 @@ from datetime import date
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakehouse.plant_model.roles import STATES  # noqa: F401  (the vocabulary, for readers)
 from transforms.columns import conform
 
 CONTEXT_TAGS = ("reason_code", "product_id", "work_order_id")
