@@ -56,6 +56,7 @@ COUNT_TAGS = (
     "work_order_id",
 )
 COUNTER_LOOKBACK_DAYS = 3  # the last counter value before a day may be a weekend away
+OPEN_INTERVAL_LOOKBACK_DAYS = 7  # how far back a state interval may still be open
 
 
 @dataclass
@@ -454,6 +455,22 @@ def build_states(lake: Lake, days: Iterable[date]) -> Built:
     started = time.perf_counter()
     if not days:
         return Built("silver.equipment_states", 0)
+    # An interval left open by an earlier build (a weekend's stop, whose end came with these
+    # days' readings) is rebuilt too, so that it gets its end.
+    open_since = (
+        _between(
+            lake.read("silver.equipment_states"),
+            days[0] - timedelta(days=OPEN_INTERVAL_LOOKBACK_DAYS),
+            days[0] - timedelta(days=1),
+        )
+        .where(F.col("end_time").isNull())
+        .agg(F.min("event_date"))
+        .first()[0]
+    )
+    if open_since is not None:
+        days = _days(
+            [*days, *(open_since + timedelta(days=i) for i in range((days[0] - open_since).days))]
+        )
     src = _readings_between(
         lake, days[0] - timedelta(days=1), days[-1] + timedelta(days=2), STATE_TAGS
     )

@@ -168,14 +168,15 @@ def oee_shift(
         F.sum(_seconds(F.col("_ws"), F.col("_we"))).alias("_window_s")
     )
 
+    # an interval without an end lasts until the next one starts, else until the data ends
+    following = Window.partitionBy("equipment_id").orderBy("start_time")
     st = states.select(
         F.col("equipment_id").alias("_st_eq"),
         F.col("start_time").alias("_s"),
-        "end_time",
+        F.coalesce("end_time", F.lead("start_time").over(following)).alias("end_time"),
         "state",
         "reason_code",
     )
-    # an interval still open lasts until the equipment's data ends
     ends = F.coalesce(F.col("end_time"), F.col("_as_of"))
     joined = (
         frame.join(

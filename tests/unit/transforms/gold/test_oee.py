@@ -392,3 +392,16 @@ def test_quality_loss_weighs_each_part_by_its_own_ideal_cycle_time(spark):
     assert r.quality_loss_min == pytest.approx(20.0)
     day = oee_line_day(df(spark, "gold.oee_shift", [r.asDict()])).collect()[0]
     assert day.quality_loss_min == pytest.approx(20.0)
+
+
+def test_an_interval_left_open_ends_where_the_next_one_starts(spark):
+    """A weekend's not_scheduled stop from Saturday whose end an earlier build did not know yet
+    (end null), then running from Monday 06:00: the stop ends at 06:00, so Monday's early shift
+    is fully planned: planned_s = 480 min, run = 480 min, A = 1 (not 0 planned minutes)."""
+    states = [
+        state(EQ, datetime(2026, 2, 28, 14), None, "planned_stop", "not_scheduled"),
+        state(EQ, ts(6), ts(23), "running"),
+    ]
+    r = calendar_shift(spark, states, [])
+    assert (r.planned_s, r.planned_busy_s, r.run_s) == (28800, 28800, 28800)
+    assert r.availability == pytest.approx(1.0)
