@@ -75,28 +75,8 @@ class _Value:
 class _Equipment:
     """The model's declared equipment, looked up as silver does (by id, or by attributes)."""
 
-    ATTRS = ("equipment_id", "enterprise", "site", "area", "line", "cell", "name", "kind")
-
     def __init__(self, model: PlantModel):
-        self.rows = [
-            dict(
-                zip(
-                    self.ATTRS,
-                    (
-                        e.equipment_id,
-                        e.enterprise,
-                        e.site.name,
-                        e.area,
-                        e.line,
-                        e.cell,
-                        e.spec.name,
-                        e.spec.kind,
-                    ),
-                    strict=True,
-                )
-            )
-            for e in model.equipment()
-        ]
+        self.rows = [e.attributes() for e in model.equipment()]
 
     def resolve(self, rule: SignalRule, captured: dict[str, str]) -> tuple[str, str | None]:
         """(what the rule names, a problem or None)."""

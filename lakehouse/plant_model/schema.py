@@ -466,6 +466,19 @@ class DeclaredEquipment:
         )
         self.spec = spec
 
+    def attributes(self) -> dict[str, str]:
+        """The attributes a rule's equipment selector may name, by name."""
+        return {
+            "equipment_id": self.equipment_id,
+            "enterprise": self.enterprise,
+            "site": self.site.name,
+            "area": self.area,
+            "line": self.line,
+            "cell": self.cell,
+            "name": self.spec.name,
+            "kind": self.spec.kind,
+        }
+
     @property
     def equipment_id(self) -> str:
         return ".".join(

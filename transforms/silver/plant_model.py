@@ -21,21 +21,7 @@ EPOCH = datetime(1970, 1, 1)
 def model_equipment(spark: SparkSession, model: PlantModel) -> DataFrame:
     """silver.equipment rows of the equipment the model declares (valid since ever)."""
     rows = [
-        (
-            e.equipment_id,
-            e.enterprise,
-            e.site.name,
-            e.area,
-            e.line,
-            e.cell,
-            e.spec.name,
-            e.spec.kind,
-            e.site.timezone,
-            EPOCH,
-            None,
-            True,
-            "plant_model",
-        )
+        (*e.attributes().values(), e.site.timezone, EPOCH, None, True, "plant_model")
         for e in model.equipment()
     ]
     schema = (
