@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: setup demo test lint format lock bench clean up down screenshots
+.PHONY: setup demo test fuzz lint format lock bench clean up down screenshots
 
 setup:            ## idempotent: Debian packages, .venv, JVM jars
 	@infra/setup.sh
@@ -13,6 +13,9 @@ demo: setup       ## the main job, end to end
 
 test: setup       ## the whole test suite
 	@.venv/bin/pytest
+
+fuzz: setup       ## the connectors' decoders under a long property-based run (FUZZ_EXAMPLES per target)
+	@HYPOTHESIS_PROFILE=fuzz .venv/bin/pytest -m fuzz -p no:cacheprovider --durations=0 --hypothesis-show-statistics
 
 up: setup         ## the workbench on 127.0.0.1: broker, database, live plant, ingestion, Dagster, MLflow, JupyterLab, SQL
 	@.venv/bin/plantlake up

@@ -38,6 +38,10 @@ class Reason(StrEnum):
     MISSING_SEQUENCE = "missing_sequence"
     STALE_DEATH = "stale_death"
     NULL_KEY = "null_key"
+    DUPLICATE_KEY = "duplicate_key"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    BAD_DATATYPE = "bad_datatype"
+    INTERNAL_ERROR = "internal_error"
 
 
 def quarantined(
@@ -52,12 +56,12 @@ def quarantined(
 ) -> LandingRecord:
     """The landing record of a rejected input: its bytes unchanged, the reason beside them.
 
-    Its id includes the receive time, so the same bad bytes received twice are two quarantine
-    rows (received = accepted + quarantined), while replaying a landed file adds nothing.
+    Its id derives from what was received (source, address, bytes) and the reason, never from
+    the time: a retained message or a redelivery that is quarantined again lands once.
     """
     if record_id is None:
         digest = hashlib.sha256()
-        for part in (source, address or "", received_at.isoformat(), reason.value):
+        for part in ("quarantine", source, address or "", reason.value):
             digest.update(part.encode() + b"\0")
         digest.update(raw or b"")
         record_id = digest.hexdigest()
