@@ -15,7 +15,7 @@ test: setup       ## the whole test suite
 	@.venv/bin/pytest
 
 fuzz: setup       ## the connectors' decoders under a long property-based run (FUZZ_EXAMPLES per target)
-	@HYPOTHESIS_PROFILE=fuzz .venv/bin/pytest -m fuzz -p no:cacheprovider --durations=0 --hypothesis-show-statistics
+	@HYPOTHESIS_PROFILE=fuzz .venv/bin/pytest -m fuzz -p no:cacheprovider --timeout=0 --durations=0 --hypothesis-show-statistics
 
 up: setup         ## the workbench on 127.0.0.1: broker, database, live plant, ingestion, Dagster, MLflow, JupyterLab, SQL
 	@.venv/bin/plantlake up
