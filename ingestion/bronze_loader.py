@@ -119,6 +119,7 @@ def landing_to_quarantine(landed: DataFrame) -> DataFrame:
     )
 
 
+QUARANTINE_LOOKBACK_DAYS = 30
 ROUTES = {
     "mqtt": ("bronze.mqtt_messages", landing_to_mqtt_messages),
     "sparkplug": ("bronze.sparkplug_messages", landing_to_sparkplug_messages),
@@ -155,7 +156,10 @@ class BronzeLoader:
             for kind in sorted(kinds):
                 table, transform = ROUTES[kind]
                 rows = transform(landed)
-                self.lake.insert_new(table, rows)
+                # a quarantined message has no source time: a retained one received again on a
+                # later day is dated by that day, and must still land once
+                lookback = QUARANTINE_LOOKBACK_DAYS if kind == "quarantine" else 0
+                self.lake.insert_new(table, rows, lookback_days=lookback)
                 counts[table] = counts.get(table, 0) + rows.count()
         finally:
             landed.unpersist()

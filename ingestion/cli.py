@@ -1,8 +1,7 @@
-"""`plantlake ingest run` and `plantlake ingest status`."""
+"""`plantlake ingest run [--check]` and `plantlake ingest status`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
@@ -39,6 +38,12 @@ def run(
         0, help="stop after this many seconds (0: until Ctrl-C / SIGTERM)"
     ),
     load_bronze: bool = typer.Option(True, "--load/--no-load", help="run the bronze loader too"),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="only connect to every source, resolve what the config names, report problems and "
+        "exit (1 if there are any)",
+    ),
 ) -> None:
     """Run every connector of the config and the bronze loader until stopped."""
     from ingestion.service import IngestionService
@@ -48,6 +53,12 @@ def run(
     )
     cfg, settings = _load(config)
     service = IngestionService(cfg, settings.lake_root)
+    if check:
+        problems = service.check()
+        for source, found in problems.items():
+            mark = "[green]ok[/green]" if not found else "[red]" + "; ".join(found) + "[/red]"
+            console.print(f"{source}: {mark}")
+        raise typer.Exit(1 if any(problems.values()) else 0)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -57,57 +68,73 @@ def run(
     service.run(stop, load_bronze=load_bronze)
 
 
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 @app.command()
 def status(config: Path = CONFIG_OPTION) -> None:
-    """Per source: last message, lag, rates, landing backlog, quarantine count."""
+    """Per source: state, last error, restarts, counts, lag and backlog.
+
+    Exits 1 when any source is failing or the service is not running (its status files are
+    older than three status intervals), so that monitoring can run it.
+    """
     from ingestion.landing import LandingZone
-    from ingestion.service import processed_landing_files, status_path
+    from ingestion.service import processed_landing_files, read_status
 
     cfg, settings = _load(config)
     lake_root = settings.lake_root.resolve()
     landing = (cfg.landing_root or lake_root / "_landing").resolve()
     done = processed_landing_files(lake_root / "_checkpoints" / "bronze_loader")
     zone = LandingZone(landing)
+    now = datetime.now(UTC)
     table = Table(title=f"ingestion status ({landing})")
-    for col in (
+    columns = (
         "source",
         "type",
-        "last message (UTC)",
-        "lag s",
+        "state",
+        "last error",
+        "restarts",
         "received",
-        "msg/s",
+        "accepted",
         "quarantined",
+        "last message",
+        "bronze lag",
         "backlog files",
-        "backlog MiB",
-    ):
-        table.add_column(
-            col, justify="left" if col in ("source", "type", "last message (UTC)") else "right"
-        )
+    )
+    for col in columns:
+        table.add_column(col, justify="left" if col in columns[:4] else "right", overflow="fold")
+    bad = []
     for source in cfg.sources:
-        path = status_path(landing, source.name)
-        st = json.loads(path.read_text()) if path.exists() else {}
+        st = read_status(landing, source.name, now)
         pending = [f for f in zone.files(source.name) if str(f.resolve()) not in done]
-        started = datetime.fromisoformat(st["started_at"]) if st.get("started_at") else None
-        written = datetime.fromisoformat(st["written_at"]) if st.get("written_at") else None
-        rate = (
-            st.get("received", 0) / max((written - started).total_seconds(), 1e-9)
-            if started and written
-            else None
-        )
-        lag = (
-            (datetime.now(UTC) - datetime.fromisoformat(st["last_message_at"])).total_seconds()
-            if st.get("last_message_at")
-            else None
-        )
+        state = st.get("state", "not running")
+        if state in ("failing", "not running"):
+            bad.append(source.name)
+        colour = {"connected": "green", "failing": "red", "not running": "red"}.get(state, "yellow")
+        error = "-"
+        if st.get("last_error"):
+            error = f"{st['last_error_at'][:19]}Z {st['last_error']}"
         table.add_row(
             source.name,
             source.type,
-            (st.get("last_message_at") or "never")[:23],
-            f"{lag:.1f}" if lag is not None else "-",
+            f"[{colour}]{state}[/{colour}]",
+            error,
+            f"{st.get('restarts', 0):,}",
             f"{st.get('received', 0):,}",
-            f"{rate:,.0f}" if rate is not None else "-",
+            f"{st.get('accepted', 0):,}",
             f"{st.get('quarantined', 0):,}",
+            f"{_age(st['last_message_age_s'])} ago" if st.get("last_message_at") else "never",
+            _age(now.timestamp() - min(f.stat().st_mtime for f in pending)) if pending else "-",
             f"{len(pending):,}",
-            f"{sum(f.stat().st_size for f in pending) / 2**20:.1f}",
         )
     console.print(table)
+    if bad:
+        console.print(f"[red]not healthy: {', '.join(bad)}[/red]")
+        raise typer.Exit(1)

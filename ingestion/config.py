@@ -3,6 +3,7 @@
 ```yaml
 landing_root: lake/_landing        # optional; default <lake_root>/_landing
 loader_interval_s: 30
+metrics_port: 9464                 # Prometheus /metrics on 127.0.0.1 (null: none)
 sources:
   - type: mqtt
     name: uns
@@ -66,6 +67,12 @@ class IngestionConfig(BaseModel):
     landing_root: Path | None = None
     loader_interval_s: float = Field(30.0, gt=0)
     status_interval_s: float = Field(5.0, gt=0)
+    metrics_port: int | None = Field(
+        9464, ge=0, le=65535, description="Prometheus /metrics port (0: any free port; null: off)"
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="address the metrics listen on; loopback unless told otherwise"
+    )
     sources: list[Source] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -35,6 +35,7 @@ def _now() -> datetime:
 class SourceStats:
     """Counts and health of one source; `received == accepted + quarantined` once landed."""
 
+    source: str = ""  # the source's name, for log lines
     started_at: datetime = field(default_factory=_now)
     state: SourceState = SourceState.STARTING
     state_since: datetime = field(default_factory=_now)
@@ -70,7 +71,7 @@ class SourceStats:
         if state is not None:
             self.set_state(state)
         if logger is not None:
-            logger.error("%s", message)
+            logger.error("%s: %s", self.source or "source", message)
 
     def count(self, reasons: dict[str, int]) -> None:
         """Add quarantine reasons (reason code -> messages)."""

@@ -1,35 +1,68 @@
-"""The ingestion service: every connector of the config, the bronze loader, and a status file.
+"""The ingestion service: every connector of the config, the bronze loader, status and metrics.
 
 Connectors land into the landing zone on their own threads; the bronze loader runs every
 `loader_interval_s` on the main thread. If the lake cannot be written, the loader logs and tries
-again next time while the connectors keep landing: the landing zone is the buffer.
+again next time while the connectors keep landing: the landing zone is the buffer. A connector
+that stops with an error is restarted with exponential backoff; its state, last error and
+restarts go to `<landing>/_status/<source>.json` (read by `plantlake ingest status`) and to the
+Prometheus metrics on a loopback port.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import contextlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tenacity import retry, retry_if_exception_type, stop_never, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_when_event_set,
+    wait_exponential,
+)
 
 from ingestion.config import IngestionConfig, MqttSource, OpcUaSource, PostgresSource
+from ingestion.health import SourceState, SourceStats
 from ingestion.landing import LandingZone
+from ingestion.metrics import IngestionCollector, LoaderView, MetricsServer, SourceView
 from ingestion.mqtt.connector import MqttConnector
 from ingestion.opcua.connector import OpcUaConnector
 from ingestion.sql.extractor import PostgresExtractor
 
 log = logging.getLogger(__name__)
 STATUS_DIR = "_status"
+RESTART_MAX_DELAY_S = 60.0
+# Exceptions that mean "the server is not there (yet)": the source is reconnecting, not broken.
+TRANSIENT = (OSError, TimeoutError, ConnectionError)
 
 
 def status_path(landing_root: Path, source: str) -> Path:
     return landing_root / STATUS_DIR / f"{source}.json"
+
+
+def read_status(landing_root: Path, source: str, now: datetime) -> dict:
+    """A source's last status as the service wrote it, aged to `now`; `state` is
+    `not running` when the file is missing or older than three status intervals."""
+    path = status_path(landing_root, source)
+    if not path.exists():
+        return {"state": "not running"}
+    status = json.loads(path.read_text())
+    written = datetime.fromisoformat(status["written_at"])
+    if (now - written).total_seconds() > 3 * status.get("status_interval_s", 5.0) + 5:
+        status["state"] = "not running"
+    if status.get("last_message_at"):
+        last = datetime.fromisoformat(status["last_message_at"])
+        status["last_message_age_s"] = (now - last).total_seconds()
+    return status
 
 
 def processed_landing_files(checkpoint: Path) -> set[str]:
@@ -46,6 +79,9 @@ def processed_landing_files(checkpoint: Path) -> set[str]:
                 path = json.loads(line).get("path", "")
                 done.add(path.removeprefix("file:"))
     return done
+
+
+SOURCE_TYPES = {MqttConnector: "mqtt", OpcUaConnector: "opcua", PostgresExtractor: "postgres"}
 
 
 class IngestionService:
@@ -67,25 +103,59 @@ class IngestionService:
         ]
         self.loader_runs = 0
         self.loader_errors = 0
+        self.metrics: MetricsServer | None = None
 
     # -- connectors ------------------------------------------------------------------------------
+    def _record_restart(self, name: str, stats: SourceStats) -> Callable[[RetryCallState], None]:
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            stats.restarts += 1
+            stats.error(
+                f"{type(exc).__name__}: {exc} (restart {stats.restarts} in {delay:.0f} s)",
+                state=SourceState.RECONNECTING
+                if isinstance(exc, TRANSIENT)
+                else SourceState.FAILING,
+            )
+            log.error("%s stopped: %s; restarting in %.0f s", name, exc, delay, exc_info=exc)
+
+        return before_sleep
+
+    def _supervise(
+        self, name: str, stats: SourceStats, run: Callable[[threading.Event], object], stop
+    ) -> None:
+        """Run `run(stop)` until `stop` is set, restarting it with backoff whenever it raises."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(min=1, max=RESTART_MAX_DELAY_S),
+            stop=stop_when_event_set(stop),
+            sleep=stop.wait,  # a stop ends the wait at once
+            before_sleep=self._record_restart(name, stats),
+        )
+        with contextlib.suppress(RetryError):
+            for attempt in retrying:
+                with attempt:
+                    run(stop)
+
     def _run_opcua(self, stop: threading.Event) -> None:
         async def supervise(connector: OpcUaConnector, stop_async: asyncio.Event) -> None:
-            @retry(
-                retry=retry_if_exception_type((OSError, TimeoutError, ConnectionError)),
-                wait=wait_exponential(min=1, max=connector.config.reconnect_max_delay_s),
-                stop=stop_never,
-                before_sleep=lambda s: log.warning(
-                    "%s: cannot connect (%s); retrying",
-                    connector.config.name,
-                    s.outcome.exception(),
-                ),
-            )
-            async def connect_and_run() -> None:
-                if not stop_async.is_set():
-                    await connector.run(stop_async)
+            async def stop_aware_sleep(seconds: float) -> None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_async.wait(), seconds)
 
-            await connect_and_run()
+            name = connector.config.name
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(Exception),
+                wait=wait_exponential(min=1, max=connector.config.reconnect_max_delay_s),
+                stop=lambda _: stop_async.is_set(),
+                sleep=stop_aware_sleep,
+                before_sleep=self._record_restart(name, connector.stats),
+            )
+            with contextlib.suppress(RetryError):
+                async for attempt in retrying:
+                    with attempt:
+                        if not stop_async.is_set():
+                            await connector.run(stop_async)
 
         async def main() -> None:
             stop_async = asyncio.Event()
@@ -102,61 +172,94 @@ class IngestionService:
         while not stop.is_set():
             try:
                 extractor.poll()
+                extractor.stats.set_state(SourceState.CONNECTED)
                 delay = extractor.config.poll_interval_s
             except Exception as exc:  # the database may be down: back off and keep trying
                 delay = min(delay * 2, 300)
-                log.warning(
-                    "%s: extraction failed (%s); retrying in %.0f s",
-                    extractor.config.name,
-                    exc,
-                    delay,
+                extractor.stats.error(
+                    f"extraction failed ({type(exc).__name__}: {exc}); retrying in {delay:.0f} s",
+                    state=SourceState.RECONNECTING
+                    if isinstance(exc, (*TRANSIENT, *extractor.TRANSIENT))
+                    else SourceState.FAILING,
+                    logger=log,
                 )
             stop.wait(delay)
 
     def _connectors(self) -> list:
         return [*self.mqtt, *self.opcua, *self.sql]
 
+    def sources(self) -> list[SourceView]:
+        return [
+            SourceView(c.config.name, SOURCE_TYPES[type(c)], c.stats) for c in self._connectors()
+        ]
+
     def _write_status(self) -> None:
         now = datetime.now(UTC)
-        for connector in self._connectors():
-            path = status_path(self.landing_root, connector.config.name)
+        for source in self.sources():
+            path = status_path(self.landing_root, source.name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            stats = dataclasses.asdict(connector.stats)
-            last = connector.stats.last_message_at
             status = {
-                "source": connector.config.name,
-                "type": {
-                    MqttConnector: "mqtt",
-                    OpcUaConnector: "opcua",
-                    PostgresExtractor: "postgres",
-                }[type(connector)],
+                "source": source.name,
+                "type": source.type,
                 "written_at": now.isoformat(),
-                **{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in stats.items()},
-                "lag_s": (now - last).total_seconds() if last else None,
+                "status_interval_s": self.config.status_interval_s,
+                **source.stats.snapshot(now),
                 "loader_runs": self.loader_runs,
                 "loader_errors": self.loader_errors,
+                "metrics_port": self.metrics.port if self.metrics else None,
             }
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(status, default=str))
             tmp.replace(path)
 
+    def _start_metrics(self) -> None:
+        port = self.config.metrics_port
+        if port is None:
+            return
+        collector = IngestionCollector(
+            self.sources, lambda: LoaderView(self.loader_runs, self.loader_errors)
+        )
+        try:
+            self.metrics = MetricsServer(collector, port, self.config.metrics_host)
+        except OSError as exc:  # metrics are for watching; ingestion goes on without them
+            log.error(
+                "metrics: cannot listen on %s:%d (%s); set metrics_port in the ingestion YAML",
+                self.config.metrics_host,
+                port,
+                exc,
+            )
+
+    def check(self) -> dict[str, list[str]]:
+        """Per source, what keeps it from working (empty: ready): connect, log in, resolve."""
+        problems = {c.config.name: c.check() for c in [*self.mqtt, *self.sql]}
+
+        async def opcua() -> list[list[str]]:
+            return await asyncio.gather(*(c.check() for c in self.opcua))
+
+        if self.opcua:
+            for c, found in zip(self.opcua, asyncio.run(opcua()), strict=True):
+                problems[c.config.name] = found
+        return {s.name: problems[s.name] for s in self.config.sources}
+
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, load_bronze: bool = True) -> None:
         """Start every connector; load bronze every interval until `stop` is set, then once more."""
-        threads = [
-            threading.Thread(target=c.run, args=(stop,), name=f"mqtt-{c.config.name}", daemon=True)
-            for c in self.mqtt
+        supervised: list[tuple[str, SourceStats, Callable]] = [
+            (f"mqtt-{c.config.name}", c.stats, c.run) for c in self.mqtt
         ]
-        if self.opcua:
-            threads.append(
-                threading.Thread(target=self._run_opcua, args=(stop,), name="opcua", daemon=True)
-            )
-        threads += [
-            threading.Thread(
-                target=self._run_sql, args=(x, stop), name=f"sql-{x.config.name}", daemon=True
-            )
+        if self.opcua:  # one event loop for every OPC UA source; each is supervised inside it
+            supervised.append(("opcua", SourceStats(), self._run_opcua))
+        supervised += [
+            (f"sql-{x.config.name}", x.stats, lambda stop, x=x: self._run_sql(x, stop))
             for x in self.sql
         ]
+        threads = [
+            threading.Thread(
+                target=self._supervise, args=(name, stats, target, stop), name=name, daemon=True
+            )
+            for name, stats, target in supervised
+        ]
+        self._start_metrics()
         for thread in threads:
             thread.start()
         loader = None
@@ -175,10 +278,14 @@ class IngestionService:
             stop.set()
             for thread in threads:
                 thread.join(30)
+            for source in self.sources():
+                source.stats.set_state(SourceState.STOPPED)
             self._write_status()
             if load_bronze:
                 self._load(loader or self._loader())
                 self._write_status()
+            if self.metrics:
+                self.metrics.stop()
 
     def _loader(self):
         from ingestion.bronze_loader import BronzeLoader

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from lakehouse.catalog import LAYERS, TableSpec, all_tables, get_table
 from lakehouse.settings import Settings, get_settings
@@ -265,16 +266,28 @@ class Lake:
         writer.save(str(self.path(name)))
         return self.version(name)
 
-    def insert_new(self, name: str, df: DataFrame) -> int:
+    def insert_new(self, name: str, df: DataFrame, *, lookback_days: int = 0) -> int:
         """Append only the rows whose primary key the table does not hold yet; returns the version.
 
         The idempotent load for append-only tables (bronze): replaying a batch adds nothing.
-        Duplicates within `df` itself are collapsed to one row per key.
+        Duplicates within `df` itself are collapsed to one row per key. A key is looked up in
+        its own `event_date` partition; `lookback_days` widens that to the days before the
+        batch's, for rows dated by when they arrived (a message received again a day later).
         """
         spec, df = self._checked(name, df)
         key = self._key(spec)
-        match = [*key, *(c for c in spec.partition_by if c not in key)]
-        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in match)
+        partitions = [c for c in spec.partition_by if c not in key]
+        if lookback_days and partitions == ["event_date"]:
+            low, high = df.agg(F.min("event_date"), F.max("event_date")).first()
+            if low is None:
+                return self.version(name)
+            window = (
+                f"t.`event_date` BETWEEN DATE'{low - timedelta(days=lookback_days)}' "
+                f"AND DATE'{high}'"
+            )
+            on = " AND ".join([*(f"t.`{k}` <=> s.`{k}`" for k in key), window])
+        else:
+            on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in [*key, *partitions])
         target = DeltaTable.forPath(self.spark, str(self.path(name)))
         target.alias("t").merge(
             df.dropDuplicates(key).alias("s"), on

@@ -9,15 +9,18 @@ Sparkplug state and the dedupe window stay those of one stream.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from ingestion.landing import LandingRecord, LandingZone
-from ingestion.mqtt.sparkplug import NAMESPACE, SparkplugDecoder
+from ingestion.mqtt.sparkplug import SparkplugDecoder, is_sparkplug_topic
 from ingestion.mqtt.uns import UnsRules, classify_uns_message
 from ingestion.quarantine import Reason, quarantined
+
+log = logging.getLogger(__name__)
 
 # topic, payload, QoS, time received (UTC)
 RawMessage = tuple[str, bytes, int, datetime]
@@ -30,6 +33,7 @@ class BatchOutcome:
     landed: int = 0
     accepted: int = 0
     quarantined: int = 0
+    redelivered: int = 0  # accepted again with the id of an earlier landing: bronze keeps one
     reasons: dict[str, int] = field(default_factory=dict)
     rebirths: list[tuple[str, str]] = field(default_factory=list)  # (group id, edge node id)
     path: str | None = None
@@ -38,18 +42,53 @@ class BatchOutcome:
 class MessageClassifier:
     """One stream's classification state: Sparkplug births and sequences, recent message ids."""
 
-    def __init__(self, source: str, *, max_payload_bytes: int, dedupe_window: int):
+    def __init__(
+        self,
+        source: str,
+        *,
+        max_payload_bytes: int,
+        dedupe_window: int,
+        sparkplug_max_payload_bytes: int = 1024 * 1024,
+    ):
         self.source = source
-        self.sparkplug = SparkplugDecoder(source)
+        self.sparkplug = SparkplugDecoder(source, max_payload_bytes=sparkplug_max_payload_bytes)
         self.uns_rules = UnsRules(max_payload_bytes=max_payload_bytes)
         self.dedupe_window = dedupe_window
         self._recent: OrderedDict[str, None] = OrderedDict()
+        self.internal_errors = 0
+        self.redelivered = 0
 
     def classify(
         self, topic: str, payload: bytes, qos: int, received_at: datetime
     ) -> tuple[LandingRecord, tuple[str, str] | None]:
-        """The landing record of one message (accepted or `quarantine`) and a rebirth to ask for."""
-        if topic.startswith(NAMESPACE + "/"):
+        """The landing record of one message (accepted or `quarantine`) and a rebirth to ask for.
+
+        Never raises: a message that breaks the classifier is quarantined as `internal_error`
+        with the exception, so that it is acknowledged and the stream goes on.
+        """
+        try:
+            record, rebirth = self._classify(topic, payload, qos, received_at)
+            if record.kind != "quarantine" and self.remember(record.resolved_id()):
+                self.redelivered += 1
+            return record, rebirth
+        except Exception as exc:
+            self.internal_errors += 1
+            if (
+                self.internal_errors <= 10
+            ):  # a bug, not the sender's fault: show where, not 1,000 times
+                log.error("%s: cannot classify a message on %r", self.source, topic, exc_info=True)
+            detail = f"{type(exc).__name__}: {exc}"
+            return (
+                quarantined(
+                    self.source, topic, payload, received_at, Reason.INTERNAL_ERROR, detail
+                ),
+                None,
+            )
+
+    def _classify(
+        self, topic: str, payload: bytes, qos: int, received_at: datetime
+    ) -> tuple[LandingRecord, tuple[str, str] | None]:
+        if is_sparkplug_topic(topic):
             decoded = self.sparkplug.handle(topic, payload, received_at, qos)
             return decoded.record, decoded.rebirth
         record = classify_uns_message(
@@ -60,41 +99,42 @@ class MessageClassifier:
             received_at=received_at,
             rules=self.uns_rules,
         )
-        if record.kind != "mqtt":
-            return record, None
-        record_id = record.resolved_id()
-        if record_id in self._recent:
-            return (
-                quarantined(
-                    self.source,
-                    topic,
-                    payload,
-                    received_at,
-                    Reason.DUPLICATE,
-                    f"message {record_id[:16]}… was already accepted (QoS 1 redelivery or a repeated publish)",
-                ),
-                None,
-            )
+        return record, None
+
+    def remember(self, record_id: str) -> bool:
+        """Note an accepted id; True if it was accepted recently (a redelivery or a repeat)."""
+        again = record_id in self._recent
         self._recent[record_id] = None
+        self._recent.move_to_end(record_id)
         if len(self._recent) > self.dedupe_window:
             self._recent.popitem(last=False)
-        return record, None
+        return again
 
 
 class BatchLander:
     """Classifies a batch of raw messages and lands it durably in one file."""
 
     def __init__(
-        self, source: str, landing_root: str, *, max_payload_bytes: int, dedupe_window: int
+        self,
+        source: str,
+        landing_root: str,
+        *,
+        max_payload_bytes: int,
+        dedupe_window: int,
+        sparkplug_max_payload_bytes: int = 1024 * 1024,
     ):
         self.zone = LandingZone(Path(landing_root))
         self.classifier = MessageClassifier(
-            source, max_payload_bytes=max_payload_bytes, dedupe_window=dedupe_window
+            source,
+            max_payload_bytes=max_payload_bytes,
+            dedupe_window=dedupe_window,
+            sparkplug_max_payload_bytes=sparkplug_max_payload_bytes,
         )
 
     def land(self, batch: list[RawMessage]) -> BatchOutcome:
         outcome = BatchOutcome()
         records = []
+        redelivered_before = self.classifier.redelivered
         for topic, payload, qos, received_at in batch:
             record, rebirth = self.classifier.classify(topic, payload, qos, received_at)
             records.append(record)
@@ -106,6 +146,7 @@ class BatchLander:
                 outcome.reasons[reason] = outcome.reasons.get(reason, 0) + 1
             else:
                 outcome.accepted += 1
+        outcome.redelivered = self.classifier.redelivered - redelivered_before
         path = self.zone.write_batch(self.classifier.source, records)
         outcome.landed = len(records)
         outcome.path = str(path) if path else None

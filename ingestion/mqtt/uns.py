@@ -4,7 +4,8 @@ object, quarantine anything else.
 Any topic depth and any fields: which topic and field is which equipment and tag is the plant
 model's business, in silver (what it cannot map is counted there, not lost). What is checked
 here is what no model can repair: UTF-8 JSON objects within the size limit, finite numbers,
-a `value` that is a scalar, and a readable, plausible time where the payload gives one
+a `value` that is a scalar, keys that occur once per object (silver reads the same value as
+this check), and a readable, plausible time where the payload gives one
 (`timestamp` as ISO-8601 with offset or epoch seconds/milliseconds, `timestamp_ms`).
 Bronze keeps the raw bytes; this module only decides whether they are acceptable.
 """
@@ -88,6 +89,17 @@ def _reject_constant(token: str) -> float:
     raise _Rejected(Reason.NON_FINITE_VALUE, f"payload contains {token}, which is not a number")
 
 
+def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are unique: with a repeated key, Python would keep the last
+    value and Spark's `get_json_object` the first, so no one may decide which was meant."""
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _Rejected(Reason.DUPLICATE_KEY, f"field {repeated!r} appears more than once")
+    return doc
+
+
 def _parse_payload(payload: bytes, rules: UnsRules) -> dict:
     if not payload:
         raise _Rejected(Reason.EMPTY_PAYLOAD, "payload is empty")
@@ -103,10 +115,16 @@ def _parse_payload(payload: bytes, rules: UnsRules) -> dict:
             Reason.INVALID_UTF8, f"payload is not UTF-8: {exc.reason} at byte {exc.start}"
         ) from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates
+        )
     except json.JSONDecodeError as exc:
         raise _Rejected(
             Reason.INVALID_JSON, f"payload is not JSON: {exc.msg} at char {exc.pos}"
+        ) from None
+    except RecursionError:
+        raise _Rejected(
+            Reason.INVALID_JSON, "payload nests arrays or objects too deeply to be read"
         ) from None
     if not isinstance(doc, dict):
         raise _Rejected(

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, Field, field_validator
 
+from ingestion.health import SourceStats
 from ingestion.landing import LandingRecord, LandingZone
 from ingestion.quarantine import Reason, quarantined
 
@@ -103,23 +104,21 @@ class Watermark:
 
 
 @dataclass
-class ExtractStats:
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    received: int = 0
-    landed: int = 0
-    quarantined: int = 0
+class ExtractStats(SourceStats):
     polls: int = 0
-    last_message_at: datetime | None = None
     rows_by_table: dict[str, int] = field(default_factory=dict)
 
 
 class PostgresExtractor:
     """Polls the configured tables and lands new row versions."""
 
+    # The database is down or unreachable: wait for it (other errors are a broken source).
+    TRANSIENT = (psycopg.OperationalError,)
+
     def __init__(self, config: PostgresSourceConfig, zone: LandingZone):
         self.config = config
         self.zone = zone
-        self.stats = ExtractStats()
+        self.stats = ExtractStats(source=config.name)
         self.state_file = zone.root / "_state" / f"{config.name}.json"
         self.watermarks = self._read_state()
 
@@ -143,7 +142,6 @@ class PostgresExtractor:
         self, spec: SqlTable, row_json: str, key: list, updated_at: datetime | None, now: datetime
     ) -> LandingRecord:
         if any(k is None for k in key):
-            self.stats.quarantined += 1
             return quarantined(
                 self.config.name,
                 spec.table,
@@ -223,12 +221,17 @@ class PostgresExtractor:
             if not rows:
                 break
             now = datetime.now(UTC)
-            self.zone.write_batch(
-                self.config.name, [self._record(spec, r[0], list(r[2:]), r[1], now) for r in rows]
-            )
+            records = [self._record(spec, r[0], list(r[2:]), r[1], now) for r in rows]
+            self.zone.write_batch(self.config.name, records)
             total += len(rows)
+            bad = sum(r.kind == "quarantine" for r in records)
             self.stats.received += len(rows)
+            self.stats.accepted += len(rows) - bad
+            self.stats.quarantined += bad
+            if bad:
+                self.stats.count({Reason.NULL_KEY.value: bad})
             self.stats.landed += len(rows)
+            self.stats.batches += 1
             self.stats.last_message_at = now
             cursor = list(rows[-1][1:])
             advances = (
@@ -251,6 +254,26 @@ class PostgresExtractor:
             out = {spec.table: self.extract_table(conn, spec) for spec in self.config.tables}
         self.stats.polls += 1
         return out
+
+    def check(self) -> list[str]:
+        """Problems that keep this source from working: the database or a table out of reach."""
+        try:
+            with psycopg.connect(
+                self.config.conninfo(), autocommit=True, connect_timeout=10
+            ) as conn:
+                problems = []
+                for i, spec in enumerate(self.config.tables):
+                    try:
+                        conn.execute(
+                            sql.SQL("SELECT * FROM {} LIMIT 0").format(
+                                sql.Identifier(*spec.table.split("."))
+                            )
+                        )
+                    except psycopg.Error as exc:
+                        problems.append(f"tables[{i}] {spec.table}: {str(exc).strip()}")
+                return problems
+        except psycopg.Error as exc:
+            return [f"cannot connect to {self.config.host}:{self.config.port}: {str(exc).strip()}"]
 
     def watermark_rows(self) -> list[tuple[str, str, datetime | None, str | None]]:
         """(source, table, watermark time, watermark key JSON) for `ops.watermarks`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyspark.sql import Row
@@ -169,3 +169,31 @@ def test_insert_new_adds_only_unseen_keys(lake, spark):
     lake.insert_new("bronze.quarantine", rows("a", "b", "c"))  # a full replay adds nothing
     ids = sorted(r.record_id for r in lake.read("bronze.quarantine").collect())
     assert ids == ["a", "b", "c"]
+
+
+def test_insert_new_with_a_lookback_finds_a_key_landed_on_an_earlier_day(lake, spark):
+    lake.create("bronze.quarantine")
+    ddl = (
+        "record_id string, address string, raw binary, reason_code string, detail string, "
+        "source string, received_at timestamp, ingested_at timestamp, landing_file string, "
+        "batch_id string, event_date date"
+    )
+
+    def received(day_offset, *ids):
+        at = T0 + timedelta(days=day_offset)
+        return spark.createDataFrame(
+            [
+                (i, "t/x", b"{", "invalid_json", "d", "mqtt", at, at, "f", "b", at.date())
+                for i in ids
+            ],
+            ddl,
+        )
+
+    lake.insert_new("bronze.quarantine", received(0, "retained"))
+    # the same retained message, delivered again after a restart two days later
+    lake.insert_new("bronze.quarantine", received(2, "retained", "new"), lookback_days=30)
+    rows = sorted((r.record_id, r.event_date) for r in lake.read("bronze.quarantine").collect())
+    assert rows == [("new", (T0 + timedelta(days=2)).date()), ("retained", T0.date())]
+    # without the lookback the key is looked up in its own day only
+    lake.insert_new("bronze.quarantine", received(3, "retained"))
+    assert lake.read("bronze.quarantine").count() == 3

@@ -124,3 +124,42 @@ def test_a_topic_with_an_empty_level_or_a_wildcard_is_quarantined(topic):
 def test_any_json_object_on_any_topic_is_accepted_for_the_plant_model_to_map(topic, payload, ts):
     rec = classify(payload, topic=topic)
     assert (rec.kind, rec.address, rec.source_timestamp) == ("mqtt", topic, ts)
+
+
+def test_a_repeated_key_is_quarantined_since_python_and_spark_would_read_different_values():
+    rec = classify(b'{"value": 1, "value": 2, "timestamp": "2026-03-01T05:59:59Z"}')
+    assert rec.kind == "quarantine" and rec.attributes["reason_code"] == "duplicate_key"
+    assert "'value'" in rec.attributes["detail"]
+    nested = classify(b'{"value": 1, "meta": {"a": 1, "a": 1}}')
+    assert nested.attributes["reason_code"] == "duplicate_key"
+
+
+def test_json_nested_beyond_the_parsers_depth_is_quarantined_not_raised():
+    deep = b'{"value": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    rec = classify_uns_message(
+        source="uns",
+        topic=TOPIC,
+        payload=deep,
+        qos=1,
+        received_at=NOW,
+        rules=UnsRules(max_payload_bytes=1 << 20),
+    )
+    assert rec.kind == "quarantine" and rec.attributes["reason_code"] == "invalid_json"
+
+
+def test_a_timestamp_whose_offset_overflows_utc_is_quarantined():
+    rec = classify(b'{"value": 1, "timestamp": "9999-12-31T23:59:59-23:59"}')
+    assert rec.attributes["reason_code"] == "bad_timestamp"
+
+
+def test_the_same_bad_bytes_twice_are_one_quarantine_row():
+    first = classify(b"not json")
+    later = classify_uns_message(
+        source="uns",
+        topic=TOPIC,
+        payload=b"not json",
+        qos=1,
+        received_at=datetime(2026, 3, 2, tzinfo=UTC),
+        rules=UnsRules(max_payload_bytes=1024),
+    )
+    assert first.resolved_id() == later.resolved_id()
