@@ -46,6 +46,7 @@ class Ports(BaseModel):
     mlflow: Port = 5000
     sql: Port = 10000
     jupyter: Port = 8888
+    ingest_metrics: Port = 9464  # Prometheus /metrics of the ingestion service
 
 
 class Settings(BaseSettings):

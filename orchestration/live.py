@@ -73,6 +73,7 @@ def run_live_demo(
         {
             "landing_root": str(landing),
             "loader_interval_s": 3600,  # loaded once at the end, to reconcile in one pass
+            "metrics_port": 0,  # any free loopback port: a workbench may hold the default
             "sources": [
                 {
                     "type": "mqtt",
@@ -83,6 +84,7 @@ def run_live_demo(
                     "username": broker.username,
                     "password_env": "PLANTLAKE_DEMO_MQTT_PASSWORD",
                     "topics": ["acme/#"],
+                    "sparkplug_host": False,  # live-sparkplug is the Host Application
                 },
                 {
                     "type": "mqtt",

@@ -273,6 +273,8 @@ class Workbench:
             "ingestion → landing",
             landing.as_uri(),
             log=str(log("ingestion")),
+            note=f"metrics http://{LOOPBACK}:{ports.ingest_metrics}/metrics; "
+            f"health: plantlake ingest status -c {config}",
         )
         command = [*_plantlake(), "ingest", "run", "--config", str(config), "--no-load"]
         spawned = spawn(command, log("ingestion"), env=env_clients, cwd=REPO_ROOT)
@@ -452,8 +454,15 @@ class Workbench:
         mqtt["password_env"] = "PLANTLAKE_MQTT_PASSWORD"
         config = {
             "loader_interval_s": 30,
+            "metrics_port": ports.ingest_metrics,
             "sources": [
-                {**mqtt, "name": "uns", "client_id": "plantlake-uns", "topics": ["acme/#"]},
+                {
+                    **mqtt,
+                    "name": "uns",
+                    "client_id": "plantlake-uns",
+                    "topics": ["acme/#"],
+                    "sparkplug_host": False,  # the sparkplug source is the Host Application
+                },
                 {
                     **mqtt,
                     "name": "sparkplug",

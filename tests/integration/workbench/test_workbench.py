@@ -21,7 +21,7 @@ from lakehouse.services.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("mqtt", "postgres", "opcua", "dagster", "mlflow", "sql", "jupyter")
+SERVICES = ("mqtt", "postgres", "opcua", "dagster", "mlflow", "sql", "jupyter", "ingest_metrics")
 
 
 def plantlake(
@@ -87,6 +87,8 @@ def test_every_service_answers(workbench):
         assert port_open(ports[name]), f"{name} is not listening on {ports[name]}"
     assert get(f"http://127.0.0.1:{ports['dagster']}/server_info")[0] == 200
     assert get(f"http://127.0.0.1:{ports['mlflow']}/health")[0] == 200
+    status, body = get(f"http://127.0.0.1:{ports['ingest_metrics']}/metrics")
+    assert status == 200 and b'plantlake_ingest_source_up{source="opcua",type="opcua"}' in body
     token = service(workbench, "jupyter")["url"].split("token=")[1]
     status, body = get(f"http://127.0.0.1:{ports['jupyter']}/api/kernelspecs?token={token}")
     kernels = json.loads(body)
