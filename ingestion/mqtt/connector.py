@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 from pydantic import BaseModel, Field, model_validator
 
 from ingestion.health import SourceState, SourceStats
@@ -237,7 +238,9 @@ class MqttConnector:
         self._refused = False
         self.stats.connects += 1
         log.info("%s: connected (session present: %s)", self.config.name, flags.session_present)
-        client.subscribe([(t, self.config.qos) for t in self.config.topics])
+        # No Local: our own STATE and rebirth requests are not data to land
+        options = SubscribeOptions(qos=self.config.qos, noLocal=True)
+        client.subscribe([(t, options) for t in self.config.topics])
         if self.config.sparkplug_host:
             topic, payload = host_state(
                 self.config.host_id, online=True, timestamp_ms=self._host_timestamp_ms
