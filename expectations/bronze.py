@@ -7,24 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from expectations.suite import WARN, Context, Suite
+from ingestion.mqtt.sparkplug import MESSAGE_TYPES as SPARKPLUG_MESSAGE_TYPES
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
 # GX is imported inside the suite functions: it takes ~10 s to import, and listing the suites
 # (Dagster loading its definitions) should not pay for it.
-
-SPARKPLUG_MESSAGE_TYPES = (
-    "NBIRTH",
-    "DBIRTH",
-    "NDATA",
-    "DDATA",
-    "NDEATH",
-    "DDEATH",
-    "NCMD",
-    "DCMD",
-    "STATE",
-)
 
 
 def mqtt_messages(context: Context) -> list[Expectation]:

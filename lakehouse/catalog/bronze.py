@@ -47,27 +47,54 @@ TABLES = (
     TableSpec(
         layer="bronze",
         name="sparkplug_messages",
-        description="Sparkplug B messages (births, data, deaths) with their raw protobuf payload.",
+        description="Sparkplug B messages (births, data, deaths, commands, host STATE) with their raw payload.",
         grain="one Sparkplug B message",
         columns=(
             _RECORD_ID,
             Column(
-                "topic", "string", "spBv1.0/<group>/<type>/<edge node>[/<device>]", nullable=False
+                "topic",
+                "string",
+                "spBv1.0/<group>/<type>/<edge node>[/<device>]; a host STATE: spBv1.0/STATE/<host id>, or STATE/<host id> as Sparkplug 2.x had it",
+                nullable=False,
             ),
             Column(
-                "message_type", "string", "NBIRTH, DBIRTH, NDATA, DDATA, NDEATH, DDEATH, NCMD, DCMD"
+                "message_type",
+                "string",
+                "NBIRTH, DBIRTH, NDATA, DDATA, NDEATH, DDEATH, NCMD, DCMD, or STATE (a host application online/offline)",
             ),
-            Column("group_id", "string", "Sparkplug group id"),
-            Column("edge_node_id", "string", "Sparkplug edge node id"),
+            Column("group_id", "string", "Sparkplug group id (null for STATE)"),
+            Column(
+                "edge_node_id",
+                "string",
+                "Sparkplug edge node id; for STATE the host application id",
+            ),
             Column("device_id", "string", "Sparkplug device id (null for node messages)"),
-            Column("seq", "bigint", "Sparkplug sequence number 0-255"),
-            Column("payload", "binary", "raw protobuf payload bytes", nullable=False),
+            Column(
+                "seq",
+                "bigint",
+                "Sparkplug sequence number 0-255 (null for NDEATH, commands, STATE)",
+            ),
+            Column(
+                "payload",
+                "binary",
+                "raw payload bytes: a Sparkplug B protobuf; for STATE the host's JSON, or ONLINE/OFFLINE on a 2.x STATE topic",
+                nullable=False,
+            ),
             Column(
                 "decoded_json",
                 "string",
-                "payload decoded to JSON with aliases resolved from the births",
+                "payload as strict JSON {seq, timestamp, metrics: [{name, alias, timestamp, datatype, "
+                "value, is_null[, properties, metadata, is_historical, is_transient]}]}: aliases and "
+                "missing datatypes resolved from the births; datatype as DOUBLE, INT8_ARRAY, …; "
+                "integers signed as their datatype says; Float/Double NaN and infinities as the "
+                "strings NaN, Infinity, -Infinity; DateTime as ISO-8601 UTC text; bytes as hex; "
+                "arrays as JSON arrays; DataSet {columns, types, rows}; Template {template_ref, "
+                "version, is_definition, parameters, metrics}, its instance members also as metrics "
+                "named <metric>/<member>; STATE adds online (true/false)",
             ),
-            Column("source_timestamp", "timestamp", "payload timestamp (UTC)"),
+            Column(
+                "source_timestamp", "timestamp", "payload timestamp (UTC; STATE: its timestamp)"
+            ),
             *_LINEAGE,
         ),
         primary_key=("record_id",),
@@ -89,11 +116,21 @@ TABLES = (
                 "string",
                 "URI of the node id's namespace (plant models name namespaces by URI, not index)",
             ),
-            Column("browse_path", "string", "browse path from the subscription root"),
+            Column(
+                "browse_path",
+                "string",
+                "browse names below the connector's root joined by '/', each escaped as in OPC UA "
+                "Part 4 Annex A ('&' before / . < > : # ! &): Presse 7; Halle 2&/Nord/Zustand",
+            ),
             Column(
                 "value",
                 "string",
-                "the value as the server sent it, rendered as text (JSON for arrays)",
+                "the value as strict JSON: numbers, strings, booleans, null, arrays (matrices "
+                'nested); NaN and ±Infinity as the strings "NaN", "Infinity", "-Infinity"; '
+                "DateTime as ISO 8601 UTC text; ByteString as base64; NodeId as nsu=<uri>;…; "
+                'LocalizedText as {"Text", "Locale"}; StatusCode as {"Code", "Symbol"}; a '
+                "structure as an object of its fields, one the client cannot decode as "
+                '{"TypeId", "Encoding", "Body" (base64)}',
             ),
             Column("variant_type", "string", "OPC UA variant type of the value (Double, Int64, …)"),
             Column("status_code", "bigint", "OPC UA status code (0 = Good)"),

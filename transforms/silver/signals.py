@@ -24,8 +24,9 @@ from lakehouse.plant_model.templates import ANY, SEGMENT, Template, glob_regex
 from transforms.columns import conform, utc_date
 
 SEP = "\x1f"  # joins the parts of a Sparkplug address for matching (no name contains it)
-# Sparkplug's own control metrics are not readings (some libraries file them under a folder)
-CONTROL_METRIC = r"^bdSeq$|(^|/)(Node|Device) Control/"
+# Sparkplug's own control metrics are not readings (some libraries file them under a folder),
+# nor are template definitions (`_types_/<name>` in Ignition's births): only instances carry data
+CONTROL_METRIC = r"^bdSeq$|(^|/)(Node|Device) Control/|^_types_/"
 ADDRESSED = (
     "source",
     "address",
@@ -254,7 +255,38 @@ def sparkplug_values(sparkplug_messages: DataFrame, rules: CompiledRules) -> Dat
 
 def opcua_values(opcua: DataFrame, rules: CompiledRules) -> DataFrame:
     """bronze.opcua_values → one row per value. Node ids are matched with their namespace by
-    URI (`nsu=…;s=…`); status codes map to quality by their severity bits."""
+    URI (`nsu=…;s=…`); status codes map to quality by their severity bits.
+
+    The bronze value is JSON text; the value text handed on is a JSON string in quotes (a text
+    with its escapes resolved) or the JSON itself. A Float/Double "NaN", "Infinity" or
+    "-Infinity" is handed on unquoted, so it is cast to the double NaN / ±Infinity; a
+    LocalizedText ({"Text", "Locale"}) as its text.
+
+        value (variant_type)                              value_text
+        21.5 (Double)                                     21.5
+        "NaN" (Double)                                    NaN
+        "Presse \\"7\\"" (String)                         "Presse "7""
+        {"Text":"läuft","Locale":"de"} (LocalizedText)    "läuft"
+    """
+    value = F.col("value")
+    # (a frame without variant_type is read as JSON text only)
+    variant = F.col("variant_type") if "variant_type" in opcua.columns else F.lit(None)
+
+    def quoted(text: Column) -> Column:
+        return F.concat(F.lit('"'), text, F.lit('"'))
+
+    text = (
+        F.when(
+            variant.isin("Float", "Double") & value.isin('"NaN"', '"Infinity"', '"-Infinity"'),
+            _unquoted(value),
+        )
+        .when(
+            (variant == "LocalizedText") & value.startswith("{"),
+            quoted(F.get_json_object(value, "$.Text")),
+        )
+        .when((variant == "String") & value.startswith('"'), quoted(F.get_json_object(value, "$")))
+        .otherwise(value)
+    )
     ident = F.regexp_replace("node_id", r"^ns=\d+;", "")
     node = F.when(
         F.col("namespace_uri").isNotNull() & F.col("node_id").rlike(r"^ns=\d+;"),
@@ -272,7 +304,7 @@ def opcua_values(opcua: DataFrame, rules: CompiledRules) -> DataFrame:
         F.coalesce("browse_path", F.lit("")).alias("_browse"),
         "endpoint",
         F.coalesce("source_timestamp", "server_timestamp", "received_at").alias("event_time"),
-        F.when(quality == "bad", F.lit(None)).otherwise(F.col("value")).alias("value_text"),
+        F.when(quality == "bad", F.lit(None)).otherwise(text).alias("value_text"),
         quality.alias("quality"),
         F.lit(None).cast("string").alias("unit_in"),
         "ingested_at",

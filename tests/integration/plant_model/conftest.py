@@ -113,13 +113,11 @@ def mqtt_connector(broker, plant_lake, monkeypatch):
             flush_interval_s=0.1,
         )
         connector = MqttConnector(cfg, plant_lake.landing)
-        subscribed = threading.Event()
-        connector.client.on_subscribe = lambda *_: subscribed.set()  # the broker's SUBACK
         stop = threading.Event()
         thread = threading.Thread(target=connector.run, args=(stop,), daemon=True)
         thread.start()
         running.append((stop, thread))
-        poll_until(subscribed.is_set, f"connector {name} is subscribed to {topics}")
+        poll_until(connector.subscribed.is_set, f"connector {name} is subscribed to {topics}")
 
         def stop_connector() -> None:
             stop.set()
