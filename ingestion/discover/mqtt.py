@@ -2,7 +2,8 @@
 edge nodes and devices announce which metrics in their births.
 
 Nothing is acknowledged or stored: a clean, non-persistent session subscribes with QoS 0 for a
-few seconds. Births are decoded with pysparkplug, as the ingestion decoder does.
+few seconds. Sparkplug payloads are decoded as the ingestion decoder does (every datatype,
+template members as metrics of their own).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from pysparkplug import DBirth, DData, NBirth, NData
 
 from ingestion.mqtt.sparkplug import NAMESPACE, SparkplugTopic, rebirth_request
+from ingestion.mqtt.sparkplug_payload import Birth, Rejected, metrics_json, parse_payload
 
 SAMPLES_PER_TOPIC = 20  # payloads kept per topic: enough to see a state's values
 CONTROL_PREFIXES = ("Node Control/", "Device Control/")
-_SPARKPLUG_PAYLOADS = {"NBIRTH": NBirth, "DBIRTH": DBirth, "NDATA": NData, "DDATA": DData}
+_SPARKPLUG_READ = ("NBIRTH", "DBIRTH", "NDATA", "DDATA")
 
 VALUE_FIELDS = ("value", "Value", "val", "v")
 TIMESTAMP_FIELDS = (
@@ -96,6 +97,7 @@ class MqttCapture:
     messages: int = 0
     seconds: float = 0.0
     sources: set[str] = field(default_factory=lambda: {"uns", "sparkplug"})  # what was read
+    _declared: dict[SparkplugKey, Birth] = field(default_factory=dict, repr=False)
 
     def add(self, topic: str, payload: bytes) -> None:
         """Record one message (also used to build a capture from bronze rows)."""
@@ -113,22 +115,26 @@ class MqttCapture:
 
     def _add_sparkplug(self, topic: str, payload: bytes) -> None:
         parsed = SparkplugTopic.parse(topic)
-        if parsed is None or parsed.message_type not in _SPARKPLUG_PAYLOADS:
+        if parsed is None or parsed.message_type not in _SPARKPLUG_READ:
             return
+        kind = parsed.message_type
         key = (parsed.group_id, parsed.edge_node_id, parsed.device_id)
+        birth = kind.endswith("BIRTH")
         try:
-            decoded = _SPARKPLUG_PAYLOADS[parsed.message_type].decode(payload)
-        except Exception:  # data by alias needs its birth; a broken payload says nothing either
-            if parsed.message_type.endswith("DATA") and key not in self.births:
+            entries = metrics_json(
+                parse_payload(payload, kind).metrics,
+                kind,
+                None if birth else self._declared.get(key),
+            )
+        except Rejected:  # data by alias needs its birth; a broken payload says nothing either
+            if not birth and key not in self.births:
                 self.sparkplug_without_birth.add(key)
             return
-        if parsed.message_type.endswith("BIRTH"):
+        if birth:
             self.births.add(key)
-        named = [m for m in decoded.metrics if m.name]
-        if parsed.message_type.endswith("DATA") and key not in self.births and not named:
-            self.sparkplug_without_birth.add(key)
-        for m in named:
-            self.add_metric(key, m.name, m.datatype.name, None if m.is_null else m.value)
+            self._declared[key] = Birth.of(entries)
+        for m in entries:
+            self.add_metric(key, m["name"], m["datatype"], None if m["is_null"] else m["value"])
 
 
 def capture_mqtt(

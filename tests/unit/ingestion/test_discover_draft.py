@@ -582,3 +582,21 @@ def test_cli_stops_with_a_message_when_the_source_is_unreachable():
     )
     assert result.exit_code == 2
     assert "PLANTLAKE_TEST_UNSET_PASSWORD (--password-env) is not set" in result.output
+
+
+def test_capture_lists_the_members_of_a_template_instance_as_metrics():
+    """An Ignition-style UDT instance (Template, datatype 19) in a birth, encoded with the
+    protobuf classes generated from Tahu's sparkplug_b.proto: its members are signals too."""
+    from pysparkplug._protobuf import Payload
+
+    birth = Payload(timestamp=1772344800000, seq=0)
+    birth.metrics.add(name="bdSeq", datatype=DataType.INT64.value, long_value=0)
+    motor = birth.metrics.add(name="motor1", datatype=DataType.TEMPLATE.value)
+    motor.template_value.template_ref = "Motor"
+    motor.template_value.is_definition = False
+    motor.template_value.metrics.add(name="speed_rpm", datatype=10, double_value=1480.0)
+    capture = MqttCapture("b")
+    capture.add("spBv1.0/plant/NBIRTH/edge1", birth.SerializeToString())
+    seen = capture.sparkplug[("plant", "edge1", None)]
+    assert seen["motor1/speed_rpm"].datatype == "DOUBLE"
+    assert seen["motor1/speed_rpm"].values == [1480.0]
