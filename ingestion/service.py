@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from asyncua import ua
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -35,7 +36,7 @@ from ingestion.health import SourceState, SourceStats
 from ingestion.landing import LandingZone
 from ingestion.metrics import IngestionCollector, LoaderView, MetricsServer, SourceView
 from ingestion.mqtt.connector import MqttConnector
-from ingestion.opcua.connector import OpcUaConnector
+from ingestion.opcua.connector import AddressSpaceError, OpcUaConnector
 from ingestion.sql.extractor import PostgresExtractor
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ STATUS_DIR = "_status"
 RESTART_MAX_DELAY_S = 60.0
 # Exceptions that mean "the server is not there (yet)": the source is reconnecting, not broken.
 TRANSIENT = (OSError, TimeoutError, ConnectionError)
+KNOWN_FAULTS = (AddressSpaceError, ua.UaError)  # e.g. BadUserAccessDenied
 
 
 def status_path(landing_root: Path, source: str) -> Path:
@@ -117,7 +119,10 @@ class IngestionService:
                 if isinstance(exc, TRANSIENT)
                 else SourceState.FAILING,
             )
-            log.error("%s stopped: %s; restarting in %.0f s", name, exc, delay, exc_info=exc)
+            # a fault of the server or the config is told in one line; anything else is a bug
+            # of ours and keeps its traceback
+            trace = None if isinstance(exc, (*TRANSIENT, *KNOWN_FAULTS)) else exc
+            log.error("%s stopped: %s; restarting in %.0f s", name, exc, delay, exc_info=trace)
 
         return before_sleep
 

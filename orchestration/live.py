@@ -228,10 +228,11 @@ def _reconcile(
         SourceCount(
             "live-opcua (OPC UA)",
             summary.opcua_writes,
-            opc.stats.received,
-            opc.stats.gaps,
+            opc.stats.accepted,
+            opc.stats.quarantined,
             bronze("bronze.opcua_values", "live-opcua"),
-            f"{opc.stats.monitored:,} nodes; sent = writes, received = changes; quarantined = gap records",
+            f"{opc.stats.monitored:,} nodes; sent = writes, accepted = data changes and "
+            f"{opc.stats.gaps:,} gap records",
         ),
         SourceCount(
             "live-mes (PostgreSQL)",

@@ -20,7 +20,7 @@ from ingestion.discover.mqtt import MqttCapture, PayloadShape, is_number, payloa
 from ingestion.discover.opcua import OpcUaScan, OpcUaVariable
 from lakehouse.plant_model.roles import ROLES
 from lakehouse.plant_model.schema import PlantModel, SignalRule, TagRole, value_key
-from lakehouse.plant_model.templates import ANY, SEGMENT, glob_regex
+from lakehouse.plant_model.templates import ANY, BROWSE_NAME, SEGMENT, glob_regex
 
 NUMERIC_ROLES = {"counter_total", "counter_good", "counter_scrap", "counter_rework", "energy_counter", "power", "analog"}  # fmt: skip
 SOURCES = {"opcua": "OPC UA", "uns": "MQTT (UNS JSON)", "sparkplug": "Sparkplug B"}
@@ -102,7 +102,7 @@ def _opcua_match(rule: SignalRule, v: OpcUaVariable, endpoint: str) -> dict[str,
         return None
     if op.node is not None:
         return op.node.match(v.node, ANY)
-    return op.browse_path.match(v.browse_path, SEGMENT)  # type: ignore[union-attr]
+    return op.browse_path.match(v.browse_path, BROWSE_NAME)  # type: ignore[union-attr]
 
 
 def _sparkplug_match(

@@ -27,6 +27,7 @@ from ingestion.discover.mqtt import (
     payload_values,
 )
 from ingestion.discover.opcua import OpcUaScan, OpcUaVariable
+from ingestion.opcua.paths import split_path, unescape_name
 from lakehouse.plant_model.roles import STATE_MAPS, STATES
 from lakehouse.plant_model.schema import value_key  # the model's own rule for map keys
 from lakehouse.plant_model.templates import glob_regex
@@ -652,16 +653,18 @@ def draft_from_opcua(
     draft.addresses, draft.seconds = len(scan.variables), scan.seconds
     paths = {v.browse_path for v in scan.variables}
     groups: dict[str, list[tuple[str, OpcUaVariable]]] = {}
-    for v in scan.variables:
-        parent = v.browse_path.rsplit("/", 1)[0] if "/" in v.browse_path else ""
-        while parent and parent in paths:  # a variable below a variable belongs to its object
-            parent = parent.rsplit("/", 1)[0] if "/" in parent else ""
-        tag = v.browse_path[len(parent) + 1 :] if parent else v.browse_path
+    for v in scan.variables:  # paths are escaped (`Halle 2&/Nord` is one name)
+        names = split_path(v.browse_path)
+        parent_names = names[:-1]
+        while parent_names and "/".join(parent_names) in paths:
+            parent_names = parent_names[:-1]  # a variable below a variable belongs to its object
+        parent = "/".join(parent_names)
+        tag = "/".join(names[len(parent_names) :])
         groups.setdefault(parent, []).append((tag, v))
     root = scan.root_names  # the root's own levels take part in guessing the hierarchy
     by_depth: dict[int, list[tuple[str, list[str], str, list]]] = {}
     for path, members in sorted(groups.items()):
-        full = root + (path.split("/") if path else [])
+        full = root + ([unescape_name(n) for n in split_path(path)] if path else [])
         name = full[-1] if full else "equipment"
         by_depth.setdefault(len(full) - 1 if full else 0, []).append(
             (path, full[:-1], name, members)
@@ -696,7 +699,8 @@ def draft_from_opcua(
                 draft.unmapped.append(f"{path}/*: braces in a browse path cannot be templated")
                 continue
             else:
-                tag_t = "{tag:.+}" if any("/" in tag for tag, _ in members) else "{tag}"
+                deep = any(len(split_path(tag)) > 1 for tag, _ in members)
+                tag_t = "{tag:.+}" if deep else "{tag}"
                 match = {"browse_path": f"{path}/{tag_t}" if path else tag_t}
                 notes.append(
                     f"browse path below the root {root_text}: the ingestion source must use the same root"

@@ -18,7 +18,13 @@ from typing import Any
 
 from asyncua import Client, Node, ua
 
-from ingestion.opcua.connector import OpcUaConnector, OpcUaSourceConfig, browse_variables
+from ingestion.opcua.connector import (
+    OpcUaConnector,
+    OpcUaSourceConfig,
+    browse_variables,
+    resolve_root,
+)
+from ingestion.opcua.paths import parse_name, split_path, unescape_name
 
 READ_CHUNK = 500  # nodes per Read request: below every server's MaxNodesPerRead we met
 _PROPERTIES = ("EngineeringUnits", "EURange", "EnumStrings", "EnumValues")
@@ -30,7 +36,7 @@ class OpcUaVariable:
 
     node_id: str  # as the server numbers it: ns=3;s=Line1.Press01.Temperature
     namespace_uri: str
-    browse_path: str  # below the root, names without namespace: Line1/Press01/Temperature
+    browse_path: str  # below the root, names escaped (Part 4 Annex A): Halle 2&/Nord/Temperature
     data_type: str  # the built-in type of the value (Double, Int32, String, …)
     data_type_name: str = ""  # the declared DataType when it is not built in (an enumeration, …)
     value: Any = None
@@ -51,7 +57,8 @@ class OpcUaVariable:
 
     @property
     def browse_name(self) -> str:
-        return self.browse_path.rsplit("/", 1)[-1]
+        """The variable's own browse name, unescaped: `Temp/Ist` for the path `…/Temp&/Ist`."""
+        return unescape_name(split_path(self.browse_path)[-1])
 
 
 @dataclass
@@ -66,8 +73,8 @@ class OpcUaScan:
 
     @property
     def root_names(self) -> list[str]:
-        """The root's browse names below Objects, without namespace index (`2:acme` -> acme)."""
-        names = [part.split(":", 1)[-1] for part in self.root]
+        """The root's browse names below Objects, without namespace (`2:acme` -> acme)."""
+        names = [parse_name(part).name for part in self.root]
         return [n for n in names if n not in ("Root", "Objects")]
 
 
@@ -150,13 +157,9 @@ async def scan_opcua_async(
     client = await _connect(config, certificate_base)
     try:
         namespaces = list(await client.get_namespace_array())
-        root = (
-            client.nodes.root
-            if config.root == ["0:Root"]
-            else await client.nodes.root.get_child(config.root)
-        )
+        root = await resolve_root(client, config.root, namespaces)
         found = await browse_variables(
-            root, config.include, config.exclude, concurrency=concurrency
+            root, config.include, config.exclude, namespaces=namespaces, concurrency=concurrency
         )
         found = [v for v in found if v.node.nodeid.NamespaceIndex != 0]
         nodes = [v.node for v in found]
@@ -202,11 +205,10 @@ async def scan_opcua_async(
             built_in = variant if variant != "Null" else type_name or "Null"
             eu = prop.get("EngineeringUnits")
             rng = prop.get("EURange")
-            index = v.node.nodeid.NamespaceIndex
             variables.append(
                 OpcUaVariable(
                     node_id=v.node_id,
-                    namespace_uri=namespaces[index] if index < len(namespaces) else "",
+                    namespace_uri=v.namespace_uri,
                     browse_path=v.browse_path,
                     data_type=built_in,
                     data_type_name=type_name if type_name != built_in else "",
@@ -230,8 +232,26 @@ async def scan_opcua_async(
 
 
 def parse_root(root: str) -> list[str]:
-    """`0:Objects/2:acme` -> ['0:Objects', '2:acme'] (the form of the ingestion config)."""
-    parts = [p for p in root.split("/") if p]
+    """A root as one text -> the browse names of the ingestion config, e.g.
+    `0:Objects/2:Halle 2&/Nord` -> ['0:Objects', '2:Halle 2/Nord'].
+
+    Names are escaped as in a browse path (`&/` for a `/` in a name); an element
+    `nsu=<uri>;<name>` keeps its URI as written (a URI may hold `/`).
+    """
+    parts: list[str] = []
+    rest = root.lstrip("/")
+    while rest:
+        prefix = ""
+        if rest.startswith("nsu=") and ";" in rest:
+            uri, _, rest = rest.partition(";")
+            prefix = uri + ";"
+        element, *more = split_path(rest)
+        rest = "/".join(more).lstrip("/")  # the rest is still escaped: split_path keeps escapes
+        m = re.fullmatch(r"(\d+:)(.*)", element, re.DOTALL)
+        if m and not prefix:
+            prefix, element = m.group(1), m.group(2)
+        if element:
+            parts.append(prefix + unescape_name(element))
     return parts or ["0:Objects"]
 
 

@@ -3,37 +3,57 @@
 Works against any compliant server (asyncua client). The connection is supervised by asyncua's
 auto-reconnect with exponential backoff, which re-creates the subscriptions after a server
 restart; the outage itself is landed as one bad-quality record per monitored node, so a gap in
-the data is visible in bronze rather than silent.
+the data is visible in bronze rather than silent. A root or node the server does not have is an
+`AddressSpaceError` that names the config key; a value without a JSON form is quarantined.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import fnmatch
 import hashlib
-import json
 import logging
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from asyncua import Client, Node, ua
 from asyncua.crypto import security_policies
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from ingestion.health import SourceState, SourceStats
 from ingestion.landing import LandingRecord, LandingZone
+from ingestion.opcua.paths import (
+    NameRef,
+    PathFilter,
+    UnknownNamespace,
+    check_node_id,
+    check_pattern,
+    escape_name,
+    parse_name,
+    parse_node_id,
+    qualified_name,
+    uri_node_id,
+)
+from ingestion.opcua.values import UnconvertibleValue, value_text
+from ingestion.quarantine import Reason, quarantined
 
 log = logging.getLogger(__name__)
 
 GAP_STATUS = ua.StatusCodes.BadNoCommunication
+READ_CHUNK = 500  # nodes per Read request: below every server's MaxNodesPerRead we met
+CLIENT_LOGGER = "asyncua"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def _root_element(text: str) -> str:
+    parse_name(text)
+    return text
 
 
 class OpcUaSourceConfig(BaseModel):
@@ -41,16 +61,22 @@ class OpcUaSourceConfig(BaseModel):
 
     name: str = Field(description="source name, used in bronze and the landing zone")
     endpoint: str = Field(description="opc.tcp://host:port/path")
-    root: list[str] = Field(
+    root: list[Annotated[str, AfterValidator(_root_element)]] = Field(
         default_factory=lambda: ["0:Objects"],
-        description="browse path of the node to browse from, e.g. ['0:Objects', '2:acme']",
+        description="browse names from the Root node to the node to browse from, each with its "
+        "namespace by index or URI: ['0:Objects', '2:acme'] or ['0:Objects', 'nsu=urn:acme;acme']",
     )
-    include: list[str] = Field(
-        default_factory=lambda: ["*"], description="glob patterns on the browse path"
+    include: list[Annotated[str, AfterValidator(check_pattern)]] = Field(
+        default_factory=lambda: [".*"],
+        description="regular expressions that must match the whole browse path below the root "
+        "(names escaped: Halle 2&/Nord/.*), or, starting with nsu=, the node id by namespace URI",
     )
-    exclude: list[str] = Field(default_factory=list, description="glob patterns on the browse path")
-    nodes: list[str] = Field(
-        default_factory=list, description="explicit NodeIds instead of browsing"
+    exclude: list[Annotated[str, AfterValidator(check_pattern)]] = Field(
+        default_factory=list, description="regular expressions as include; a match is left out"
+    )
+    nodes: list[Annotated[str, AfterValidator(check_node_id)]] = Field(
+        default_factory=list,
+        description="explicit node ids instead of browsing: ns=2;s=… or nsu=<namespace URI>;s=…",
     )
     sampling_interval_ms: float = 1000.0
     publishing_interval_ms: float = 1000.0
@@ -65,36 +91,43 @@ class OpcUaSourceConfig(BaseModel):
     )
     flush_interval_s: float = 0.5
     reconnect_max_delay_s: float = 10.0
+    decode_structures: bool = Field(
+        True,
+        description="read the server's own structure definitions so that their values land as "
+        "objects of fields (else as TypeId and base64 body)",
+    )
+    client_log_level: LogLevel = Field(
+        "WARNING", description="level of asyncua's own loggers (INFO logs every publish)"
+    )
+    summary_interval_s: float = Field(
+        60.0, gt=0, description="one INFO line per interval: values, quarantined, gaps, state"
+    )
+
+
+class AddressSpaceError(LookupError):
+    """A root or node of the config is not in the server's address space; names the key."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 @dataclass(frozen=True)
 class MonitoredVariable:
     node: Node
-    node_id: str
-    browse_path: str
+    node_id: str  # as the server numbers it: ns=3;s=Line1.Press01.Temperature
+    browse_path: str  # below the root, names escaped (Part 4 Annex A): Halle 2&/Nord/Zustand
+    namespace_uri: str = ""
 
 
-def value_text(value: Any) -> str:
-    """The value as text for bronze: JSON for numbers, strings, booleans, arrays and null."""
+@dataclass
+class OpcUaStats(SourceStats):
+    """SourceStats plus what an OPC UA subscription adds."""
 
-    def encode(v: Any) -> Any:
-        if isinstance(v, datetime):
-            return v.astimezone(UTC).isoformat() if v.tzinfo else v.isoformat() + "Z"
-        if isinstance(v, bytes):
-            return base64.b64encode(v).decode()
-        if isinstance(v, Enum):
-            return v.value
-        if isinstance(v, list | tuple):
-            return [encode(x) for x in v]
-        if hasattr(v, "Text") and hasattr(v, "Locale"):  # LocalizedText
-            return v.Text
-        if isinstance(v, ua.NodeId | ua.QualifiedName):
-            return v.to_string()
-        if v is None or isinstance(v, bool | int | float | str):
-            return v
-        return str(v)
-
-    return json.dumps(encode(value), allow_nan=True)
+    monitored: int = 0
+    subscribed: int = 0
+    gaps: int = 0
+    reconnects: int = 0
 
 
 def _utc(ts: datetime | None) -> datetime | None:
@@ -110,22 +143,32 @@ def _status_name(code: int) -> str:
         return f"0x{code:08X}"
 
 
-def _matches(path: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(path, p) for p in include) and not any(
-        fnmatch.fnmatchcase(path, p) for p in exclude
-    )
+_client_levels: dict[str, int] = {}
+
+
+def _set_client_log_level(source: str, level: str) -> None:
+    """asyncua's loggers at the most verbose level any source asked for (WARNING by default)."""
+    _client_levels[source] = logging.getLevelName(level)
+    logging.getLogger(CLIENT_LOGGER).setLevel(min(_client_levels.values()))
 
 
 async def browse_variables(
-    root: Node, include: list[str], exclude: list[str], *, concurrency: int = 32
+    root: Node,
+    include: list[str],
+    exclude: list[str],
+    *,
+    namespaces: list[str] | None = None,
+    concurrency: int = 32,
 ) -> list[MonitoredVariable]:
-    """Every Variable below `root` whose browse path (`a/b/c`, names without namespace) matches.
+    """Every Variable below `root` whose escaped browse path (`a/b&/c/d`) or node id by URI matches.
 
     One Browse call per node (its references carry browse name, node class and type definition),
     issued level by level with up to `concurrency` requests in flight: an address space of a few
     thousand nodes is browsed in about a second rather than one round trip per attribute.
     """
-    client_server = root.session
+    session = root.session
+    namespaces = namespaces or []
+    wanted = PathFilter(include, exclude)
     found: list[MonitoredVariable] = []
     seen: set[str] = {root.nodeid.to_string()}
     gate = asyncio.Semaphore(concurrency)
@@ -148,14 +191,17 @@ async def browse_variables(
                 if node_id in seen:
                     continue
                 seen.add(node_id)
-                child = Node(client_server, plain)
-                child_path = f"{path}/{ref.BrowseName.Name}" if path else ref.BrowseName.Name
+                child = Node(session, plain)
+                name = escape_name(ref.BrowseName.Name or "")
+                child_path = f"{path}/{name}" if path else name
                 if ref.NodeClass == ua.NodeClass.Variable:
                     # Properties (EngineeringUnits, EURange, …) describe a variable; they are not data.
                     if ref.TypeDefinition == property_type:
                         continue
-                    if _matches(child_path, include, exclude):
-                        found.append(MonitoredVariable(child, node_id, child_path))
+                    if wanted.matches(child_path, uri_node_id(plain, namespaces)):
+                        index = plain.NamespaceIndex
+                        uri = namespaces[index] if index < len(namespaces) else ""
+                        found.append(MonitoredVariable(child, node_id, child_path, uri))
                 if ref.NodeClass in (ua.NodeClass.Object, ua.NodeClass.Variable):
                     following.append((child, child_path))
         level = following
@@ -163,20 +209,116 @@ async def browse_variables(
     return found
 
 
-@dataclass
-class ConnectorStats:
-    """Counts for `plantlake ingest status` and the tests' reconciliation."""
+def _example_namespace(namespaces: list[str]) -> tuple[int, str]:
+    """The server's last namespace (usually its own, after the standard ones), for a hint."""
+    return (len(namespaces) - 1, namespaces[-1]) if len(namespaces) > 1 else (2, "urn:…")
 
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    received: int = 0
-    landed: int = 0
-    gaps: int = 0
-    batches: int = 0
-    reconnects: int = 0
-    last_message_at: datetime | None = None
-    monitored: int = 0
-    subscribed: int = 0
-    errors: list[str] = field(default_factory=list)
+
+def _missing_child(
+    key: str,
+    ref: NameRef,
+    parent: str,
+    refs: list[ua.ReferenceDescription],
+    namespaces: list[str],
+) -> str:
+    """The message for a root element that is not a child of its parent, with the likely fix."""
+    message = f"{key} {ref.text!r}: no such child of {parent} (BadNoMatch)"
+    same_name = [r.BrowseName for r in refs if r.BrowseName.Name == ref.name]
+    if same_name:  # the name is there, in another namespace than the one written
+        index = same_name[0].NamespaceIndex
+        uri = namespaces[index] if index < len(namespaces) else "…"
+        lead = "a browse name needs its namespace" if not ref.has_namespace else "wrong namespace"
+        return f"{message}; {lead}: write {index}:{ref.name} or nsu={uri};{ref.name}"
+    if not ref.has_namespace:
+        index, uri = _example_namespace(namespaces)
+        return (
+            f"{message}; a browse name needs its namespace, e.g. {index}:{ref.name} "
+            f"or nsu={uri};{ref.name}"
+        )
+    names = ", ".join(f"{r.BrowseName.NamespaceIndex}:{r.BrowseName.Name}" for r in refs[:12])
+    more = ", …" if len(refs) > 12 else ""
+    return f"{message}; its children are: {names or '(none)'}{more}"
+
+
+async def resolve_root(client: Client, root: list[str], namespaces: list[str]) -> Node:
+    """The node of `root` (browse names from the Root node), one Browse per level.
+
+    Raises AddressSpaceError naming `root[i]`, what is missing, and the likely fix.
+    """
+    node = client.nodes.root
+    parent = "0:Root"
+    for i, text in enumerate(root):
+        ref = parse_name(text)
+        if i == 0 and ref.name == "Root" and (ref.index or 0) == 0 and ref.uri is None:
+            continue  # the path may start at Root itself
+        key = f"root[{i}]"
+        try:
+            wanted = qualified_name(ref, namespaces)
+        except UnknownNamespace as exc:
+            raise AddressSpaceError([f"{key} {text!r}: {exc}"]) from None
+        refs = await node.get_children_descriptions(refs=ua.ObjectIds.HierarchicalReferences)
+        match = next(
+            (
+                r
+                for r in refs
+                if r.BrowseName.Name == wanted.Name
+                and r.BrowseName.NamespaceIndex == wanted.NamespaceIndex
+            ),
+            None,
+        )
+        if match is None:
+            raise AddressSpaceError([_missing_child(key, ref, parent, refs, namespaces)])
+        nid = match.NodeId
+        node = client.get_node(ua.NodeId(nid.Identifier, nid.NamespaceIndex, nid.NodeIdType))
+        parent = f"{wanted.NamespaceIndex}:{wanted.Name}"
+    return node
+
+
+async def resolve_nodes(
+    client: Client, texts: list[str], namespaces: list[str]
+) -> tuple[list[MonitoredVariable], list[str]]:
+    """The configured `nodes` that exist and are Variables, and a problem per one that is not."""
+    problems: list[tuple[int, str]] = []
+    candidates: list[tuple[int, str, Node]] = []
+    for j, text in enumerate(texts):
+        try:
+            node = client.get_node(parse_node_id(text, namespaces))
+        except UnknownNamespace as exc:
+            problems.append((j, f"nodes[{j}] {text!r}: {exc}"))
+            continue
+        candidates.append((j, text, node))
+    classes: list[ua.DataValue] = []
+    names: list[ua.DataValue] = []
+    for start in range(0, len(candidates), READ_CHUNK):
+        chunk = [n for _, _, n in candidates[start : start + READ_CHUNK]]
+        classes += await client.read_attributes(chunk, ua.AttributeIds.NodeClass)
+        names += await client.read_attributes(chunk, ua.AttributeIds.BrowseName)
+    found: list[MonitoredVariable] = []
+    for (j, text, node), cls, name in zip(candidates, classes, names, strict=True):
+        if cls.StatusCode is not None and not cls.StatusCode.is_good():
+            problems.append(
+                (
+                    j,
+                    f"nodes[{j}] {text!r}: the server has no such node ({cls.StatusCode.name}); "
+                    "check the identifier and the namespace (nsu=<URI>;… survives renumbering)",
+                )
+            )
+            continue
+        node_class = ua.NodeClass(cls.Value.Value).name
+        if node_class != "Variable":
+            article = "an" if node_class[0] in "AEIOU" else "a"
+            problems.append((j, f"nodes[{j}] {text!r}: is {article} {node_class}, not a Variable"))
+            continue
+        index = node.nodeid.NamespaceIndex
+        found.append(
+            MonitoredVariable(
+                node,
+                node.nodeid.to_string(),
+                escape_name(name.Value.Value.Name or ""),
+                namespaces[index] if index < len(namespaces) else "",
+            )
+        )
+    return found, [message for _, message in sorted(problems)]
 
 
 class OpcUaConnector:
@@ -185,13 +327,34 @@ class OpcUaConnector:
     def __init__(self, config: OpcUaSourceConfig, zone: LandingZone):
         self.config = config
         self.zone = zone
-        self.stats = ConnectorStats()
+        self.stats = OpcUaStats(source=config.name)
         self._buffer: list[LandingRecord] = []
         self._variables: dict[str, MonitoredVariable] = {}
         self._client: Client | None = None
         self._namespaces: list[str] = []
+        self._problems: list[str] = []  # of the config against the server, while running
+        self._summary = (time.monotonic(), 0, 0, 0)  # at, received, quarantined, gaps
+        _set_client_log_level(config.name, config.client_log_level)
 
     # -- records -------------------------------------------------------------------------------
+    def _identity(
+        self,
+        variable: MonitoredVariable,
+        status: int | None,
+        source_ts: datetime | None,
+        server_ts: datetime | None,
+    ) -> str:
+        """What makes a data change itself (never the time it was received)."""
+        return "\0".join(
+            [
+                self.config.endpoint,
+                variable.node_id,
+                source_ts.isoformat() if source_ts else "",
+                server_ts.isoformat() if source_ts is None and server_ts else "",
+                str(status),
+            ]
+        )
+
     def record(
         self,
         variable: MonitoredVariable,
@@ -202,21 +365,14 @@ class OpcUaConnector:
         received_at: datetime,
         variant_type: str,
     ) -> LandingRecord:
-        text = value_text(value)
-        identity = "\0".join(
-            [
-                self.config.endpoint,
-                variable.node_id,
-                source_ts.isoformat() if source_ts else "",
-                server_ts.isoformat() if source_ts is None and server_ts else "",
-                str(status_code),
-                text,
-            ]
-        )
+        """The landing record of one value; raises UnconvertibleValue if it has no JSON form."""
+        text = value_text(value, self._namespaces)
+        payload = text.encode("utf-8")
+        identity = self._identity(variable, status_code, source_ts, server_ts) + "\0" + text
         attributes = {
             "endpoint": self.config.endpoint,
             "browse_path": variable.browse_path,
-            "namespace_uri": self._namespace_uri(variable.node_id),
+            "namespace_uri": variable.namespace_uri,
             "variant_type": variant_type,
             "status_code": str(status_code),
             "status_name": _status_name(status_code),
@@ -227,41 +383,72 @@ class OpcUaConnector:
             kind="opcua",
             source=self.config.name,
             address=variable.node_id,
-            payload=text.encode(),
+            payload=payload,
             received_at=received_at,
             source_timestamp=source_ts,
             attributes=attributes,
             record_id=hashlib.sha256(identity.encode()).hexdigest(),
         )
 
-    def _namespace_uri(self, node_id: str) -> str:
-        """The URI of a node id's namespace: plant models name namespaces by URI, since a
-        server may number them differently after a restart or an upgrade."""
-        index = ua.NodeId.from_string(node_id).NamespaceIndex
-        return self._namespaces[index] if index < len(self._namespaces) else ""
+    def value_record(
+        self, variable: MonitoredVariable, dv: ua.DataValue, received_at: datetime
+    ) -> LandingRecord:
+        """One data change as a value record, or as a quarantine record if it cannot be one;
+        never raises."""
+        status = source_ts = server_ts = None
+        variant_type = "?"
+        try:
+            status = dv.StatusCode.value if dv.StatusCode is not None else 0
+            source_ts, server_ts = _utc(dv.SourceTimestamp), _utc(dv.ServerTimestamp)
+            variant = dv.Value
+            variant_type = getattr(getattr(variant, "VariantType", None), "name", "Null")
+            value = variant if isinstance(variant, ua.Variant) else None
+            return self.record(
+                variable, value, status, source_ts, server_ts, received_at, variant_type
+            )
+        except (UnconvertibleValue, UnicodeEncodeError) as exc:
+            reason, why = Reason.BAD_DATATYPE, f"{variant_type} value has no JSON form: {exc}"
+        except Exception as exc:  # a defect of ours must not cost the data change
+            reason, why = Reason.INTERNAL_ERROR, f"{variant_type} value: {exc!r}"
+        try:
+            raw = repr(dv.Value)
+        except Exception as exc:  # even repr may fail on a broken object
+            raw = f"<unprintable {type(dv.Value).__name__}: {exc!r}>"
+        raw_bytes = raw.encode("utf-8", "backslashreplace")
+        identity = "quarantine\0" + self._identity(variable, status, source_ts, server_ts)
+        return quarantined(
+            self.config.name,
+            variable.node_id,
+            raw_bytes,
+            received_at,
+            reason,
+            f"{variable.browse_path}: {why}; value {raw[:1000]}",
+            record_id=hashlib.sha256(identity.encode() + b"\0" + raw_bytes).hexdigest(),
+        )
+
+    def _take(self, record: LandingRecord) -> None:
+        """Buffer a record and count it: received == accepted + quarantined."""
+        stats = self.stats
+        stats.received += 1
+        if record.kind == "quarantine":
+            stats.quarantined += 1
+            stats.count({record.attributes["reason_code"]: 1})
+        else:
+            stats.accepted += 1
+        self._buffer.append(record)
 
     def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
-        """asyncua subscription callback: one data change."""
+        """asyncua subscription callback: one data change. Never raises."""
         now = datetime.now(UTC)
         variable = self._variables.get(node.nodeid.to_string())
-        if variable is None:
+        if variable is None:  # a late change of a subscription from before a re-browse
             return
-        dv: ua.DataValue = data.monitored_item.Value
-        status = dv.StatusCode.value if dv.StatusCode is not None else 0
-        variant_type = dv.Value.VariantType.name if dv.Value is not None else "Null"
-        self._buffer.append(
-            self.record(
-                variable,
-                val,
-                status,
-                _utc(dv.SourceTimestamp),
-                _utc(dv.ServerTimestamp),
-                now,
-                variant_type,
-            )
-        )
-        self.stats.received += 1
+        self._take(self.value_record(variable, data.monitored_item.Value, now))
         self.stats.last_message_at = now
+        if self.stats.state == SourceState.RECONNECTING:  # data flows again: resubscribed
+            # still failing if the config names nodes the server does not have
+            self.stats.set_state(SourceState.FAILING if self._problems else SourceState.CONNECTED)
+            log.info("%s: data flows again", self.config.name)
 
     def status_change_notification(self, status: Any) -> None:
         log.warning("%s: subscription status change %s", self.config.name, status)
@@ -269,13 +456,17 @@ class OpcUaConnector:
     async def _on_connection_lost(self, exc: Exception) -> None:
         """Land the outage as a bad-quality value per node: a gap is data, not silence."""
         now = datetime.now(UTC)
+        self.stats.error(
+            f"connection to {self.config.endpoint} lost ({exc!r}); reconnecting",
+            state=SourceState.RECONNECTING,
+        )
         log.warning("%s: connection lost (%r); reconnecting", self.config.name, exc)
         self.stats.reconnects += 1
         for variable in self._variables.values():
-            self._buffer.append(self.record(variable, None, GAP_STATUS, now, None, now, "Null"))
+            self._take(self.record(variable, None, GAP_STATUS, now, None, now, "Null"))
             self.stats.gaps += 1
 
-    # -- running -------------------------------------------------------------------------------
+    # -- connecting and resolving ----------------------------------------------------------------
     async def _secure(self, client: Client) -> None:
         cfg = self.config
         if cfg.username:
@@ -306,70 +497,183 @@ class OpcUaConnector:
             security_policies.SecurityPolicyBasic256Sha256, str(cert), str(key), mode=mode
         )
 
-    async def _resolve_variables(self, client: Client) -> list[MonitoredVariable]:
+    async def _connect(self, *, auto_reconnect: bool) -> Client:
         cfg = self.config
-        if cfg.nodes:
-            out = []
-            for node_id in cfg.nodes:
-                node = client.get_node(node_id)
-                out.append(
-                    MonitoredVariable(
-                        node, node.nodeid.to_string(), (await node.read_browse_name()).Name
-                    )
-                )
-            return out
-        root = (
-            client.nodes.root
-            if cfg.root == ["0:Root"]
-            else await client.nodes.root.get_child(cfg.root)
-        )
-        return await browse_variables(root, cfg.include, cfg.exclude)
+        client = Client(cfg.endpoint, timeout=10)
+        await self._secure(client)
+        client.connection_lost_callback = self._on_connection_lost
+        try:
+            await client.connect(
+                auto_reconnect=auto_reconnect, reconnect_max_delay=cfg.reconnect_max_delay_s
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+            raise
+        return client
 
+    async def _resolve(self, client: Client) -> tuple[list[MonitoredVariable], list[str]]:
+        """The variables to monitor and the problems of the config against this server.
+
+        Raises AddressSpaceError when the root is missing; missing `nodes` are problems.
+        """
+        cfg = self.config
+        self._namespaces = namespaces = list(await client.get_namespace_array())
+        if cfg.nodes:
+            return await resolve_nodes(client, cfg.nodes, namespaces)
+        root = await resolve_root(client, cfg.root, namespaces)
+        variables = await browse_variables(root, cfg.include, cfg.exclude, namespaces=namespaces)
+        if variables:
+            return variables, []
+        where = "/".join(cfg.root)
+        return [], [
+            f"root {where}: no variable below it matches include {cfg.include} "
+            f"and exclude {cfg.exclude} (regular expressions on the whole browse path)"
+        ]
+
+    async def check(self) -> list[str]:
+        """Connect, resolve root and nodes, disconnect: the problems found (empty: all fine)."""
+        try:
+            client = await self._connect(auto_reconnect=False)
+        except Exception as exc:
+            return [f"cannot connect to {self.config.endpoint}: {exc!r}"]
+        try:
+            _, problems = await self._resolve(client)
+            return problems
+        except AddressSpaceError as exc:
+            return list(exc.problems)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+
+    # -- running -------------------------------------------------------------------------------
     async def _flush(self) -> None:
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
-        path = await asyncio.to_thread(self.zone.write_batch, self.config.name, batch)
+        try:
+            path = await asyncio.to_thread(self.zone.write_batch, self.config.name, batch)
+        except OSError as exc:  # disk full, permissions: keep the batch, try again next time
+            self._buffer = batch + self._buffer
+            self.stats.error(f"cannot land {len(batch)} records: {exc}", logger=log)
+            return
         if path is not None:
             self.stats.landed += len(batch)
             self.stats.batches += 1
 
-    async def run(self, stop: asyncio.Event) -> ConnectorStats:
-        """Connect, subscribe and land until `stop` is set; flushes what is buffered on the way out."""
+    def _log_summary(self, force: bool = False) -> None:
+        """One INFO line per `summary_interval_s`: what arrived since the last one."""
+        now = time.monotonic()
+        at, received, quarantined_, gaps = self._summary
+        if not force and now - at < self.config.summary_interval_s:
+            return
+        s = self.stats
+        log.info(
+            "%s: %.0f s: %s values, %s quarantined, %s gaps, %s, %s nodes",
+            self.config.name,
+            now - at,
+            f"{s.received - s.gaps - received + gaps:,}",
+            f"{s.quarantined - quarantined_:,}",
+            f"{s.gaps - gaps:,}",
+            s.effective_state().value,
+            f"{s.subscribed:,}",
+        )
+        self._summary = (now, s.received, s.quarantined, s.gaps)
+
+    async def _subscribe(self, client: Client, variables: list[MonitoredVariable]) -> list[str]:
         cfg = self.config
-        client = Client(cfg.endpoint, timeout=10)
-        self._client = client
-        await self._secure(client)
-        client.connection_lost_callback = self._on_connection_lost
-        await client.connect(auto_reconnect=True, reconnect_max_delay=cfg.reconnect_max_delay_s)
-        try:
-            self._namespaces = list(await client.get_namespace_array())
-            variables = await self._resolve_variables(client)
-            self._variables = {v.node_id: v for v in variables}
-            self.stats.monitored = len(variables)
-            self.stats.subscribed = 0
-            log.info("%s: monitoring %d variables", cfg.name, len(variables))
-            subscription = await client.create_subscription(cfg.publishing_interval_ms, self)
-            nodes = [v.node for v in variables]
-            for chunk_start in range(0, len(nodes), 500):
-                chunk = nodes[chunk_start : chunk_start + 500]
-                if cfg.deadband_abs is not None:
-                    await subscription.deadband_monitor(
-                        chunk, cfg.deadband_abs, queuesize=cfg.queue_size
+        subscription = await client.create_subscription(cfg.publishing_interval_ms, self)
+        problems: list[str] = []
+        for start in range(0, len(variables), 500):
+            chunk = variables[start : start + 500]
+            nodes = [v.node for v in chunk]
+            if cfg.deadband_abs is not None:
+                handles = await subscription.deadband_monitor(
+                    nodes, cfg.deadband_abs, queuesize=cfg.queue_size
+                )
+            else:
+                handles = await subscription.subscribe_data_change(
+                    nodes, queuesize=cfg.queue_size, sampling_interval=cfg.sampling_interval_ms
+                )
+            for variable, handle in zip(chunk, handles, strict=True):
+                if isinstance(handle, ua.StatusCode):
+                    problems.append(
+                        f"{variable.node_id} ({variable.browse_path}): the server refused to "
+                        f"monitor it ({handle.name})"
                     )
                 else:
-                    await subscription.subscribe_data_change(
-                        chunk, queuesize=cfg.queue_size, sampling_interval=cfg.sampling_interval_ms
-                    )
-                self.stats.subscribed += len(chunk)
+                    self.stats.subscribed += 1
+        return problems
+
+    async def _start(self, client: Client) -> list[str]:
+        """Read structure definitions, resolve, subscribe: the problems of what is monitored.
+
+        Raises AddressSpaceError when nothing can be monitored.
+        """
+        cfg = self.config
+        if cfg.decode_structures:
+            try:
+                await client.load_data_type_definitions()
+            except Exception as exc:  # a server's odd type system: structures land as bodies
+                log.warning("%s: cannot read structure definitions (%r)", cfg.name, exc)
+        variables, problems = await self._resolve(client)
+        self._variables = {v.node_id: v for v in variables}
+        self.stats.monitored, self.stats.subscribed = len(variables), 0
+        if not variables:
+            raise AddressSpaceError(problems)
+        return problems + await self._subscribe(client, variables)
+
+    async def run(self, stop: asyncio.Event) -> OpcUaStats:
+        """Connect, subscribe and land until `stop` is set; flushes what is buffered on the way out.
+
+        Raises AddressSpaceError when the root or every configured node is missing (after
+        recording it in the stats), and the connection's error when the server cannot be reached:
+        the service retries both with backoff.
+        """
+        cfg = self.config
+        stats = self.stats
+        stats.set_state(SourceState.STARTING)
+        try:
+            client = await self._connect(auto_reconnect=True)
+        except Exception as exc:
+            stats.error(
+                f"cannot connect to {cfg.endpoint}: {exc!r}", state=SourceState.RECONNECTING
+            )
+            raise
+        self._client = client
+        try:
+            try:
+                problems = await self._start(client)
+            except AddressSpaceError as exc:
+                stats.error(str(exc), logger=log)
+                raise
+            except (OSError, TimeoutError, ConnectionError) as exc:  # gone while browsing
+                stats.error(
+                    f"connection to {cfg.endpoint} lost while browsing: {exc!r}",
+                    state=SourceState.RECONNECTING,
+                )
+                raise
+            except Exception as exc:  # a service fault (BadUserAccessDenied, …)
+                stats.error(f"browsing {cfg.endpoint} failed: {exc!r}", logger=log)
+                raise
+            self._problems = problems
+            if problems:  # the others are monitored; the source is failing until fixed
+                stats.error("; ".join(problems), logger=log)
+            else:
+                stats.set_state(SourceState.CONNECTED)
+            log.info("%s: monitoring %d variables", cfg.name, stats.subscribed)
+            self._summary = (time.monotonic(), stats.received, stats.quarantined, stats.gaps)
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=cfg.flush_interval_s)
                 await self._flush()
+                self._log_summary()
         finally:
             try:
                 await client.disconnect()
             except Exception as exc:  # the server may already be gone; what we hold still lands
                 log.info("%s: disconnect: %r", cfg.name, exc)
             await self._flush()
-        return self.stats
+            if stop.is_set():
+                stats.set_state(SourceState.STOPPED)
+        return stats

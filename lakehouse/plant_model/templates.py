@@ -17,7 +17,10 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::((?:[^{}]|\{[^{}]*\})+))?\}")
-SEGMENT = r"[^/]+"  # one level of a topic or browse path
+SEGMENT = r"[^/]+"  # one level of a topic
+# one browse name of an OPC UA browse path, where `&` escapes a reserved character such as `/`
+# (OPC UA Part 4, Annex A): `Halle 2&/Nord` is one name
+BROWSE_NAME = r"(?:[^/&]|&.)+"
 ANY = r".+"  # a node id identifier, a Sparkplug name
 
 

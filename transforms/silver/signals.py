@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.plant_model.roles import ROLES
 from lakehouse.plant_model.schema import PlantModel, SignalRule, TagRole
-from lakehouse.plant_model.templates import ANY, SEGMENT, Template, glob_regex
+from lakehouse.plant_model.templates import ANY, BROWSE_NAME, SEGMENT, Template, glob_regex
 from transforms.columns import conform, utc_date
 
 SEP = "\x1f"  # joins the parts of a Sparkplug address for matching (no name contains it)
@@ -85,7 +85,7 @@ def compile_rules(model: PlantModel) -> CompiledRules:
             template = rule.opcua.node or rule.opcua.browse_path
             assert template is not None
             column = "_node" if rule.opcua.node is not None else "_browse"
-            regex = template.regex(ANY if column == "_node" else SEGMENT)
+            regex = template.regex(ANY if column == "_node" else BROWSE_NAME)
             names = template.names
         elif rule.mqtt is not None:
             column, regex, names = "_topic", rule.mqtt.topic.regex(SEGMENT), rule.mqtt.topic.names
@@ -268,9 +268,7 @@ def opcua_values(opcua: DataFrame, rules: CompiledRules) -> DataFrame:
         "Presse \\"7\\"" (String)                         "Presse "7""
         {"Text":"läuft","Locale":"de"} (LocalizedText)    "läuft"
     """
-    value = F.col("value")
-    # (a frame without variant_type is read as JSON text only)
-    variant = F.col("variant_type") if "variant_type" in opcua.columns else F.lit(None)
+    value, variant = F.col("value"), F.col("variant_type")
 
     def quoted(text: Column) -> Column:
         return F.concat(F.lit('"'), text, F.lit('"'))

@@ -1,9 +1,13 @@
-"""The OPC UA connector against a real asyncua server on a loopback port."""
+"""The OPC UA connector against real asyncua servers on loopback ports: our tiny plant, and an
+address space unlike ours (names with `/` and `&`, a namespace named by URI, structures, NaN)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import socket
+import threading
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -11,8 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 from asyncua import Server, ua
 
+from ingestion.health import SourceState
 from ingestion.landing import LandingZone
-from ingestion.opcua.connector import GAP_STATUS, OpcUaConnector, OpcUaSourceConfig
+from ingestion.opcua.connector import (
+    GAP_STATUS,
+    AddressSpaceError,
+    OpcUaConnector,
+    OpcUaSourceConfig,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -77,21 +87,34 @@ def landed(zone: LandingZone) -> list[dict]:
     return pa.concat_tables([pq.read_table(f) for f in files]).to_pylist() if files else []
 
 
-async def run_for(connector: OpcUaConnector, plant: TinyPlant, seconds: float, during=None) -> None:
+async def wait_until(predicate, what: str, timeout_s: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        assert loop.time() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.05)
+
+
+async def write_and_wait(connector: OpcUaConnector, plant: TinyPlant, status=ua.StatusCodes.Good):
+    """One write of every variable, and its arrival at each monitored one."""
+    before = connector.stats.received
+    await plant.write_all(status)
+    s = connector.stats
+    await wait_until(lambda: s.received >= before + s.monitored, "the write arrived")
+
+
+async def run_for(connector: OpcUaConnector, plant: TinyPlant, writes: int, during=None) -> None:
+    """Subscribe, take the first values and `writes` writes, then `during`, then stop."""
     stop = asyncio.Event()
     task = asyncio.create_task(connector.run(stop))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while not 0 < connector.stats.monitored <= connector.stats.subscribed:  # connect, browse,
-        assert loop.time() < deadline, "the connector did not subscribe"  # subscribe
-        await asyncio.sleep(0.1)
-    end = loop.time() + seconds
-    while loop.time() < end:
-        await plant.write_all()
-        await asyncio.sleep(0.25)
+    s = connector.stats
+    await wait_until(lambda: 0 < s.monitored <= s.subscribed, "the connector subscribed", 30)
+    await wait_until(lambda: s.received >= s.monitored, "the first values arrived")
+    for _ in range(writes):
+        await write_and_wait(connector, plant)
     if during is not None:
         await during()
-    await asyncio.sleep(1.0)
+    await wait_until(lambda: s.landed == s.received, "everything received is landed")
     stop.set()
     await asyncio.wait_for(task, 20)
 
@@ -115,12 +138,12 @@ def test_browses_subscribes_and_lands_values_with_timestamps_and_status(tmp_path
         await plant.start()
         try:
             zone = LandingZone(tmp_path)
-            connector = OpcUaConnector(config(plant, exclude=["*/press01/*"]), zone)
+            connector = OpcUaConnector(config(plant, exclude=[".*/press01/.*"]), zone)
             await run_for(
                 connector,
                 plant,
-                2.0,
-                during=lambda: plant.write_all(status=ua.StatusCodes.BadSensorFailure),
+                6,
+                during=lambda: write_and_wait(connector, plant, ua.StatusCodes.BadSensorFailure),
             )
             return connector, landed(zone)
         finally:
@@ -165,11 +188,12 @@ def test_server_restart_is_recorded_as_a_gap_and_the_connector_resubscribes(tmp_
         plant = TinyPlant(free_port())
         await plant.start()
         zone = LandingZone(tmp_path)
-        connector = OpcUaConnector(config(plant, include=["*/cnc01/*"]), zone)
+        connector = OpcUaConnector(config(plant, include=[".*/cnc01/.*"]), zone)
 
         async def restart_and_write():
-            await plant.stop()
-            await asyncio.sleep(2.0)
+            await plant.stop()  # down until the connector has seen it and landed the gap
+            await wait_until(lambda: connector.stats.gaps > 0, "the connector saw the outage")
+            assert connector.stats.state == SourceState.RECONNECTING
             await plant.start()
             for _ in range(
                 240
@@ -178,6 +202,7 @@ def test_server_restart_is_recorded_as_a_gap_and_the_connector_resubscribes(tmp_
                 await asyncio.sleep(0.25)
                 if values_after_the_gap():
                     break
+            assert connector.stats.state == SourceState.CONNECTED  # data flows again
 
         def values_after_the_gap() -> bool:
             """A good value stamped after the gap records (not merely after the test began)."""
@@ -194,16 +219,18 @@ def test_server_restart_is_recorded_as_a_gap_and_the_connector_resubscribes(tmp_
                 for r in rows
             )
 
-        restarted_at = datetime.now(UTC)
         try:
-            await run_for(connector, plant, 1.5, during=restart_and_write)
+            await run_for(connector, plant, 3, during=restart_and_write)
         finally:
             await plant.stop()
-        return connector, landed(zone), restarted_at
+        return connector, landed(zone)
 
-    connector, rows, _ = asyncio.run(scenario())
+    connector, rows = asyncio.run(scenario())
     gaps = [r for r in rows if dict(r["attributes"])["status_code"] == str(GAP_STATUS)]
-    assert connector.stats.reconnects >= 1
+    stats = connector.stats
+    assert stats.reconnects >= 1 and stats.errors >= 1 and "lost" in stats.last_error
+    assert stats.gaps == len(gaps) and stats.received == stats.accepted == len(rows)
+    assert stats.state == SourceState.STOPPED
     assert {r["address"] for r in gaps} >= {
         "ns=2;s=cnc01.temperature_c",
         "ns=2;s=cnc01.parts_total",
@@ -216,3 +243,229 @@ def test_server_restart_is_recorded_as_a_gap_and_the_connector_resubscribes(tmp_
         and r["source_timestamp"] > max(g["source_timestamp"] for g in gaps)
     ]
     assert after, "values arrive again after the restart"
+
+
+# -- an address space unlike ours ----------------------------------------------------------------
+ODD_URI = "urn:plantlake:test:odd"
+RAW_TYPE = 4711  # a structure the client has no definition for
+
+
+class OddServer:
+    """Objects/Werk&Co/Halle 2/Nord/{Temp/Ist, Nicht-Zahl, …} and Axis[6], Axis6, Axis7 below
+    Werk&Co, in namespace ODD_URI registered after another one (index 3, not 2)."""
+
+    def __init__(self, port: int):
+        self.endpoint = f"opc.tcp://127.0.0.1:{port}/odd/"
+        self.server: Server | None = None
+
+    async def start(self) -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.endpoint)
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        await server.register_namespace("urn:plantlake:test:other")
+        ns = await server.register_namespace(ODD_URI)
+        assert ns == 3
+        werk = await server.nodes.objects.add_object(
+            ua.NodeId("werk", ns), ua.QualifiedName("Werk&Co", ns)
+        )
+        halle = await werk.add_object(ua.NodeId("halle", ns), ua.QualifiedName("Halle 2/Nord", ns))
+        structure = ua.NodeId(ua.ObjectIds.Structure)
+        for ident, name, variant, datatype in (
+            ("temp", "Temp/Ist", ua.Variant(21.5, ua.VariantType.Double), None),
+            ("nan", "Nicht-Zahl", ua.Variant(math.nan, ua.VariantType.Double), None),
+            ("inf", "Unendlich", ua.Variant(-math.inf, ua.VariantType.Float), None),
+            ("label", "Bezeichnung", ua.Variant(ua.LocalizedText("Presse", "de-DE")), None),
+            ("range", "Bereich", ua.Variant(ua.Range(0.0, 250.0)), None),
+            (
+                "unit",
+                "Einheit",
+                ua.Variant(
+                    ua.EUInformation(
+                        NamespaceUri="http://www.opcfoundation.org/UA/units/un/cefact",
+                        UnitId=4408652,
+                        DisplayName=ua.LocalizedText("°C"),
+                        Description=ua.LocalizedText("degree Celsius", "en"),
+                    )
+                ),
+                None,
+            ),
+            (
+                "raw",
+                "Rezept",
+                ua.Variant(ua.ExtensionObject(ua.NodeId(RAW_TYPE, ns), b"\x01\x02\xff")),
+                structure,
+            ),
+            ("matrix", "Matrix", ua.Variant([[1, 2, 3], [4, 5, 6]], ua.VariantType.Int32), None),
+        ):
+            await halle.add_variable(
+                ua.NodeId(ident, ns), ua.QualifiedName(name, ns), variant, datatype=datatype
+            )
+        for axis in ("Axis[6]", "Axis6", "Axis7"):
+            obj = await werk.add_object(ua.NodeId(axis, ns), ua.QualifiedName(axis, ns))
+            await obj.add_variable(
+                ua.NodeId(f"{axis}.pos", ns), ua.QualifiedName("pos", ns), ua.Variant(1.0)
+            )
+        await server.start()
+        self.server = server
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def odd_server():
+    """One OddServer for the module, served by its own event loop on a thread (the tests' own
+    loops only run clients): its start-up is paid once."""
+    server = OddServer(free_port())
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="odd-opcua-server", daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def odd_config(server: OddServer, **kw) -> OpcUaSourceConfig:
+    return OpcUaSourceConfig(
+        name="odd-opcua",
+        endpoint=server.endpoint,
+        sampling_interval_ms=50,
+        publishing_interval_ms=50,
+        flush_interval_s=0.1,
+        **{"root": ["0:Objects", f"nsu={ODD_URI};Werk&Co"], **kw},
+    )
+
+
+async def land_first_values(connector: OpcUaConnector) -> None:
+    """Run until every monitored variable's first value is landed (servers send it at once)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(connector.run(stop))
+    s = connector.stats
+    await wait_until(
+        lambda: task.done() or 0 < s.monitored == s.subscribed <= s.landed, "first values landed"
+    )
+    stop.set()
+    await asyncio.wait_for(task, 20)
+
+
+def strict_json(text: bytes):
+    def no_constants(token: str):
+        raise AssertionError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=no_constants)
+
+
+def test_an_address_space_unlike_ours_lands_strict_json_with_escaped_browse_paths(
+    odd_server, tmp_path
+):
+    # regular expressions, not globs: `\[6\]` is the literal name Axis[6], `[67]` a class
+    include = [r"Halle 2&/Nord/.*", r".*Axis\[6\]/.*", r".*/?Axis[67]/.*"]
+    exclude = [r"Axis[6]/.*", f"nsu={ODD_URI};s=temp"]
+
+    async def scenario():
+        zone = LandingZone(tmp_path)
+        config = odd_config(odd_server, include=include, exclude=exclude)
+        connector = OpcUaConnector(config, zone)
+        assert await connector.check() == []
+        await land_first_values(connector)
+        return connector, landed(zone)
+
+    connector, rows = asyncio.run(scenario())
+    by_path = {dict(r["attributes"])["browse_path"]: r for r in rows}
+    assert set(by_path) == {
+        # Temp/Ist is excluded by its node id; Axis6 by the class [6]
+        "Halle 2&/Nord/Nicht-Zahl",
+        "Halle 2&/Nord/Unendlich",
+        "Halle 2&/Nord/Bezeichnung",
+        "Halle 2&/Nord/Bereich",
+        "Halle 2&/Nord/Einheit",
+        "Halle 2&/Nord/Rezept",
+        "Halle 2&/Nord/Matrix",
+        "Axis[6]/pos",
+        "Axis7/pos",
+    }
+    value = {p: strict_json(r["payload"]) for p, r in by_path.items()}
+    assert value["Halle 2&/Nord/Nicht-Zahl"] == "NaN"
+    assert value["Halle 2&/Nord/Unendlich"] == "-Infinity"
+    assert value["Halle 2&/Nord/Bezeichnung"] == {"Text": "Presse", "Locale": "de-DE"}
+    assert value["Halle 2&/Nord/Bereich"] == {"Low": 0.0, "High": 250.0}
+    assert value["Halle 2&/Nord/Einheit"] == {
+        "NamespaceUri": "http://www.opcfoundation.org/UA/units/un/cefact",
+        "UnitId": 4408652,
+        "DisplayName": {"Text": "°C", "Locale": None},
+        "Description": {"Text": "degree Celsius", "Locale": "en"},
+    }
+    assert value["Halle 2&/Nord/Rezept"] == {
+        "TypeId": f"nsu={ODD_URI};i={RAW_TYPE}",
+        "Encoding": 1,
+        "Body": "AQL/",  # base64 of 01 02 ff
+    }
+    assert value["Halle 2&/Nord/Matrix"] == [[1, 2, 3], [4, 5, 6]]
+    label = dict(by_path["Halle 2&/Nord/Bezeichnung"]["attributes"])
+    assert (label["variant_type"], label["namespace_uri"]) == ("LocalizedText", ODD_URI)
+    assert by_path["Axis[6]/pos"]["address"] == "ns=3;s=Axis[6].pos"
+    s = connector.stats
+    assert (s.monitored, s.received, s.accepted, s.quarantined) == (9, 9, 9, 0)
+    assert (s.errors, s.state) == (0, SourceState.STOPPED)
+
+
+def test_a_root_that_does_not_exist_is_an_error_that_names_the_key_and_the_fix(
+    odd_server, tmp_path
+):
+    zone = LandingZone(tmp_path)
+
+    async def scenario():
+        bare = OpcUaConnector(odd_config(odd_server, root=["0:Objects", "Werk&Co"]), zone)
+        problems = await bare.check()
+        with pytest.raises(AddressSpaceError) as raised:
+            await bare.run(asyncio.Event())
+        deeper = OpcUaConnector(
+            odd_config(odd_server, root=["0:Objects", "3:Werk&Co", "3:Halle 3"]), zone
+        )
+        return bare, problems, raised.value, await deeper.check()
+
+    connector, problems, error, deeper = asyncio.run(scenario())
+    expected = (
+        "root[1] 'Werk&Co': no such child of 0:Objects (BadNoMatch); a browse name needs its "
+        f"namespace: write 3:Werk&Co or nsu={ODD_URI};Werk&Co"
+    )
+    assert problems == error.problems == [expected]
+    assert connector.stats.state == SourceState.FAILING and connector.stats.errors == 1
+    assert expected in connector.stats.last_error and connector.stats.monitored == 0
+    assert deeper == [
+        "root[2] '3:Halle 3': no such child of 3:Werk&Co (BadNoMatch); its children are: "
+        "3:Halle 2/Nord, 3:Axis[6], 3:Axis6, 3:Axis7"
+    ]
+
+
+def test_missing_nodes_are_errors_and_the_others_are_monitored(odd_server, tmp_path):
+    nodes = [f"nsu={ODD_URI};s=temp", "ns=3;s=no.such.node", "nsu=urn:nobody;i=1", "ns=3;s=halle"]
+
+    async def scenario():
+        zone = LandingZone(tmp_path)
+        connector = OpcUaConnector(odd_config(odd_server, nodes=nodes), zone)
+        problems = await connector.check()
+        await land_first_values(connector)
+        none_left = OpcUaConnector(odd_config(odd_server, nodes=nodes[1:2]), zone)
+        with pytest.raises(AddressSpaceError):
+            await none_left.run(asyncio.Event())
+        return connector, problems, landed(zone)
+
+    connector, problems, rows = asyncio.run(scenario())
+    assert problems == [
+        "nodes[1] 'ns=3;s=no.such.node': the server has no such node (BadNodeIdUnknown); check "
+        "the identifier and the namespace (nsu=<URI>;… survives renumbering)",
+        "nodes[2] 'nsu=urn:nobody;i=1': the server has no namespace urn:nobody (it has: "
+        f"http://opcfoundation.org/UA/, urn:freeopcua:python:server, urn:plantlake:test:other, {ODD_URI})",
+        "nodes[3] 'ns=3;s=halle': is an Object, not a Variable",
+    ]
+    s = connector.stats
+    assert (s.monitored, s.subscribed, s.state) == (1, 1, SourceState.STOPPED)
+    assert s.errors == 1 and all(p in s.last_error for p in problems)
+    assert [(r["address"], dict(r["attributes"])["browse_path"]) for r in rows] == [
+        ("ns=3;s=temp", "Temp&/Ist")
+    ]

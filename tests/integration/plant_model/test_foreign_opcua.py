@@ -26,6 +26,7 @@ ENERGY_URI = "urn:werk-sued:energy"  # registered first: it takes index 2, ours 
 TEMPERATURE_GUID = uuid.UUID("0d9a7e51-3c2f-4f0e-a1b8-5d6c7e8f9a01")
 SPINDLE_GUID = uuid.UUID("6f1c2a4e-8d3b-4b7a-9c55-0e2f7a1d3b90")
 PRESS_FOLDER = "Presse 7; Halle 2/Nord"
+PRESS_PATH = "Presse 7; Halle 2&/Nord"  # in a browse path, escaped (OPC UA Part 4 Annex A)
 PRESS = "suedwerk.werk-sued.umformung.halle2-nord.zelle-7.presse-7"
 DEBURRER = "suedwerk.werk-sued.umformung.halle2-nord.zelle-8.entgrater-3"
 UNCERTAIN = ua.StatusCodes.UncertainLastUsableValue
@@ -226,12 +227,12 @@ def test_foreign_opcua_server_to_oee(plant_lake):
         )
     }
     assert {p: (r.node_id, r.namespace_uri) for p, r in bronze.items()} == {
-        f"{PRESS_FOLDER}/Zustand": ("ns=3;i=6001", NS_URI),
-        f"{PRESS_FOLDER}/TeileGesamt": ("ns=3;i=6002", NS_URI),
-        f"{PRESS_FOLDER}/TeileGut": ("ns=3;s=P7.TeileGut", NS_URI),
-        f"{PRESS_FOLDER}/Produkt": ("ns=3;s=P7.Produkt", NS_URI),
-        f"{PRESS_FOLDER}/Temperatur": (f"ns=3;g={TEMPERATURE_GUID}", NS_URI),
-        f"{PRESS_FOLDER}/Hydraulikdruck": ("ns=3;i=6009", NS_URI),
+        f"{PRESS_PATH}/Zustand": ("ns=3;i=6001", NS_URI),
+        f"{PRESS_PATH}/TeileGesamt": ("ns=3;i=6002", NS_URI),
+        f"{PRESS_PATH}/TeileGut": ("ns=3;s=P7.TeileGut", NS_URI),
+        f"{PRESS_PATH}/Produkt": ("ns=3;s=P7.Produkt", NS_URI),
+        f"{PRESS_PATH}/Temperatur": (f"ns=3;g={TEMPERATURE_GUID}", NS_URI),
+        f"{PRESS_PATH}/Hydraulikdruck": ("ns=3;i=6009", NS_URI),
         "Entgrater 3/Laeuft": ("ns=3;s=E3.Laeuft", NS_URI),
         "Entgrater 3/Stueck": ("ns=3;s=E3.Stueck", NS_URI),
         "Entgrater 3/Gut": ("ns=3;s=E3.Gut", NS_URI),
@@ -244,7 +245,7 @@ def test_foreign_opcua_server_to_oee(plant_lake):
 
     # -- silver: every bronze value is a reading, a duplicate or unmapped -------------------
     unmapped = plant_lake.unmapped("opcua")
-    hydraulic = f"nsu={NS_URI};i=6009 @ {PRESS_FOLDER}/Hydraulikdruck"
+    hydraulic = f"nsu={NS_URI};i=6009 @ {PRESS_PATH}/Hydraulikdruck"
     energy = f"nsu={ENERGY_URI};i=42 @ Energie/Wirkarbeit"
     assert unmapped == {
         (hydraulic, "rule 'press 7 by browse path' declares no tag matching 'Hydraulikdruck'"): 2,

@@ -64,3 +64,42 @@ def test_missing_and_malformed_files(tmp_path):
     (tmp_path / "bad.yaml").write_text("sources: [unclosed")
     with pytest.raises(IngestionConfigError, match="not valid YAML"):
         load_ingestion_config(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize(
+    ("opcua", "message"),
+    [
+        (
+            'include: [".*", "*/press01/*"]',
+            "sources[0].include[1]: Value error, not a regular expression: nothing to repeat at "
+            "position 0; patterns are regular expressions, not globs (for the glob "
+            "'*/press01/*' write '.*/press01/.*')",
+        ),
+        ("exclude: ['Axis[6']", "sources[0].exclude[0]: Value error, not a regular expression"),
+        ("nodes: ['ns=2;q=1']", "sources[0].nodes[0]: Value error, 'ns=2;q=1': write a node id"),
+        ("root: ['0:Objects', 'nsu=urn:x']", "sources[0].root[1]: Value error, 'nsu=urn:x': write"),
+    ],
+)
+def test_a_bad_opcua_pattern_node_or_root_names_its_key(tmp_path, opcua, message):
+    path = tmp_path / "ingestion.yaml"
+    path.write_text(
+        "sources:\n  - type: opcua\n    name: x\n    endpoint: opc.tcp://h:4840\n    " + opcua
+    )
+    with pytest.raises(IngestionConfigError) as err:
+        load_ingestion_config(path)
+    assert message in str(err.value)
+
+
+def test_metrics_listen_on_loopback_by_default_and_a_bad_sparkplug_host_id_names_its_key(tmp_path):
+    path = tmp_path / "ingestion.yaml"
+    path.write_text("sources: [{type: mqtt, name: uns, client_id: plantlake-uns}]")
+    cfg = load_ingestion_config(path)
+    assert (cfg.metrics_host, cfg.metrics_port) == ("127.0.0.1", 9464)
+    assert cfg.sources[0].host_id == "plantlake-uns" and cfg.sources[0].sparkplug_host
+    path.write_text("sources: [{type: mqtt, name: uns, client_id: 'site/a'}]")
+    with pytest.raises(IngestionConfigError, match=r"sources\[0\]: .*sparkplug_host_id 'site/a'"):
+        load_ingestion_config(path)
+    path.write_text(
+        "sources: [{type: mqtt, name: uns, client_id: 'site/a', sparkplug_host: false}]"
+    )
+    assert not load_ingestion_config(path).sources[0].sparkplug_host

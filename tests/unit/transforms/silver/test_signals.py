@@ -188,3 +188,76 @@ def test_units_converted_and_a_value_outside_the_declared_range_is_uncertain(spa
     assert got["temperature"] == (pytest.approx(100.0), "degC", "good")
     assert got["pressure"] == (2.5, "bar", "uncertain")
     assert got["state"] == (None, None, "good")
+
+
+# -- OPC UA ---------------------------------------------------------------------------------
+OPCUA_MODEL = {
+    **MODEL,
+    "signals": [
+        {
+            "name": "press 7 by browse path",
+            "opcua": {"browse_path": "Presse 7; Halle 2&/Nord/{tag}"},  # escaped as bronze has it
+            "equipment": PRESS,
+            "tags": {
+                "Produkt": "product",
+                "Auftrag": "work_order",
+                "Charge": "material_lot",
+                "*": "analog",
+            },
+        }
+    ],
+}
+
+
+def test_opcua_json_values_become_doubles_and_texts(spark):
+    """NaN and ±Infinity (JSON strings in bronze) become doubles; strings lose their JSON
+    escapes; a LocalizedText is read by its text, whatever its locale."""
+    from transforms.silver.readings import conform_readings
+
+    spec = get_table("bronze.opcua_values")
+    rows = [
+        ("Temperatur", "Double", '"NaN"'),
+        ("Druck", "Float", '"-Infinity"'),
+        ("Kraft", "Double", '"Infinity"'),
+        ("Weg", "Double", "12.5"),
+        ("Produkt", "LocalizedText", '{"Text":"P-4711 \\"rot\\"","Locale":"de-DE"}'),
+        ("Auftrag", "String", '"WO-1 \\u00fc\\n"'),
+        ("Charge", "String", '"NaN"'),  # a text that reads NaN stays a text
+    ]
+    bronze = spark.createDataFrame(
+        [
+            {
+                "record_id": tag,
+                "endpoint": "opc.tcp://10.0.0.5:4840",
+                "node_id": f"ns=3;s={tag}",
+                "namespace_uri": "urn:werk-sued",
+                "browse_path": f"Presse 7; Halle 2&/Nord/{tag}",
+                "value": value,
+                "variant_type": variant,
+                "status_code": 0,
+                "source_timestamp": AT,
+                "source": "werk-sued-opcua",
+                "received_at": AT,
+                "ingested_at": AT,
+            }
+            for tag, variant, value in rows
+        ],
+        spec.schema,
+    )
+    model = parse_plant_model(OPCUA_MODEL)
+    addressed = map_signals(compile_rules(model), equipment(spark, model), opcua=bronze)
+    tags = spark.createDataFrame([], get_table("silver.tags").schema)
+    got = {
+        r.tag: (r.value, r.value_str)
+        for r in conform_readings(mapped_readings(addressed), tags).collect()
+    }
+    nan, nan_text = got.pop("Temperatur")
+    assert nan != nan and nan_text == "NaN"  # NaN is the one double unequal to itself
+    assert got == {
+        "Druck": (float("-inf"), "-Infinity"),
+        "Kraft": (float("inf"), "Infinity"),
+        "Weg": (12.5, "12.5"),
+        "product_id": (None, 'P-4711 "rot"'),
+        "work_order_id": (None, "WO-1 ü\n"),
+        "material_lot": (None, "NaN"),
+    }

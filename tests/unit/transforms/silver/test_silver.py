@@ -28,6 +28,7 @@ def opcua_bronze(df):
         "'urn:plantlake:plant' namespace_uri",
         "CAST(NULL AS string) browse_path",
         "'opc.tcp://127.0.0.1:4840' endpoint",
+        "'Double' variant_type",
     )
 
 
