@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import urllib.request
+from collections import Counter
 from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
@@ -31,7 +32,7 @@ from ingestion.service import IngestionService
 
 pytestmark = pytest.mark.integration
 UNS = "acme/berlin/machining/line1/cell1/cnc01/temperature_c"
-INT8, INT64, UINT8, DOUBLE, DATASET, TEMPLATE = 1, 4, 5, 10, 16, 19
+INT8, INT64, UINT8, DOUBLE, STRING, DATASET, TEMPLATE = 1, 4, 5, 10, 12, 16, 19
 
 
 def wait_until(predicate, what: str, timeout_s: float = 60.0) -> None:
@@ -87,10 +88,12 @@ def template() -> pb.Payload.Template:
 
 
 def corpus() -> list[tuple[str, bytes, str]]:
-    """(topic, payload, expected outcome) — the seven inputs that killed the connector, each
-    Sparkplug case on an edge node of its own so that one cannot disturb another."""
+    """(topic, payload, expected outcome) — the seven inputs that killed the connector and the
+    Sparkplug faults of the issue, each Sparkplug case on an edge node of its own so that one
+    cannot disturb another."""
     spb = "spBv1.0/corpus"
     deep = b'{"value": 1, "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"  # 40 kB, under the limit
+    now_ms = int(time.time() * 1000)
     return [
         (UNS, b'{"value": 1, "timestamp": "9999-12-31T23:59:59-23:59"}', "bad_timestamp"),
         (UNS, deep, "invalid_json"),
@@ -105,7 +108,22 @@ def corpus() -> list[tuple[str, bytes, str]]:
             payload(None, metric("t", DOUBLE, double_value=2.0)),
             "missing_sequence",
         ),
-        (UNS, b'{"value": 21.5, "timestamp_ms": %d}' % int(time.time() * 1000), "accepted"),
+        # the rest of the issue's Sparkplug list: size limit, STATE, DDEATH without seq, bad ids
+        (
+            f"{spb}/NBIRTH/big",
+            birth(metric("blob", STRING, string_value="x" * 200_000)),
+            "oversized_payload",
+        ),
+        ("spBv1.0/STATE/scada-1", b'{"online":true,"timestamp":%d}' % now_ms, "accepted"),
+        (f"{spb}/NBIRTH/dd", birth(), "accepted"),
+        (f"{spb}/DBIRTH/dd/press", payload(1, metric("p", DOUBLE, double_value=1.0)), "accepted"),
+        (f"{spb}/DDEATH/dd/press", payload(None), "missing_sequence"),
+        (
+            "spBv1.0/../NDATA/..",
+            payload(3, metric("t", DOUBLE, double_value=1.0)),
+            "unknown_topic_layout",
+        ),
+        (UNS, b'{"value": 21.5, "timestamp_ms": %d}' % now_ms, "accepted"),
     ]
 
 
@@ -148,20 +166,28 @@ def stopped(stop: threading.Event, thread: threading.Thread) -> None:
 def test_the_seven_killers_are_quarantined_and_nothing_comes_back_after_a_restart(
     broker, tmp_path, monkeypatch
 ):
-    service = service_for(broker, tmp_path, monkeypatch, {"name": "uns", "client_id": "pl-corpus"})
+    source = {"name": "uns", "client_id": "pl-corpus", "sparkplug_max_payload_bytes": 100_000}
+    service = service_for(broker, tmp_path, monkeypatch, source)
     stop, thread = running(service)
     connector = service.mqtt[0]
     wait_until(connector.subscribed.is_set, "the connector has subscribed")
     pub = publisher(broker)
+    commands: list[str] = []
+    granted = threading.Event()
+    pub.on_message = lambda c, u, m: commands.append(m.topic)
+    pub.on_subscribe = lambda *_: granted.set()
+    pub.subscribe("spBv1.0/+/NCMD/#", qos=1)
+    wait_until(granted.is_set, "the test hears rebirth requests")
     cases = corpus()
     for topic, body, _ in cases:
         pub.publish(topic, body, qos=1).wait_for_publish(10)
     wait_until(lambda: connector.stats.landed >= len(cases), "every message is landed")
     stats = connector.stats
     assert stats.received == stats.accepted + stats.quarantined == len(cases)
-    assert stats.reasons == {reason: 1 for _, _, reason in cases if reason != "accepted"}, (
-        "each killer is quarantined with its own reason, none as internal_error"
+    assert stats.reasons == Counter(r for _, _, r in cases if r != "accepted"), (
+        "each input is quarantined with its own reason, none as internal_error"
     )
+    assert ".." not in "".join(commands), "no rebirth request to an id that failed validation"
     assert stats.effective_state() == SourceState.CONNECTED and stats.restarts == 0
     stopped(stop, thread)
 
