@@ -469,3 +469,65 @@ def test_missing_nodes_are_errors_and_the_others_are_monitored(odd_server, tmp_p
     assert [(r["address"], dict(r["attributes"])["browse_path"]) for r in rows] == [
         ("ns=3;s=temp", "Temp&/Ist")
     ]
+
+
+def test_the_service_shows_a_missing_root_in_status_and_check_and_keeps_retrying(
+    odd_server, tmp_path, monkeypatch
+):
+    """The issue's case: a browse name without its namespace. `ingest run --check` exits 1
+    naming it; the running service retries, and `ingest status` shows the source failing."""
+    import time
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from ingestion.config import load_ingestion_config
+    from ingestion.service import IngestionService
+    from lakehouse.cli import app
+
+    config = tmp_path / "ingestion.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "landing_root": str(tmp_path / "landing"),
+                "status_interval_s": 0.2,
+                "metrics_port": None,
+                "sources": [
+                    {
+                        "type": "opcua",
+                        "name": "werk",
+                        "endpoint": odd_server.endpoint,
+                        "root": ["0:Objects", "Werk&Co"],
+                        "reconnect_max_delay_s": 1,
+                    }
+                ],
+            }
+        )
+    )
+    monkeypatch.setenv("PLANTLAKE_LAKE_ROOT", str(tmp_path / "lake"))
+    runner, env = CliRunner(), {"COLUMNS": "250"}
+    checked = runner.invoke(app, ["ingest", "run", "-c", str(config), "--check"], env=env)
+    assert checked.exit_code == 1 and "root[1] 'Werk&Co': no such child" in checked.output
+
+    service = IngestionService(load_ingestion_config(config), tmp_path / "lake")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=service.run, args=(stop,), kwargs={"load_bronze": False}, daemon=True
+    )
+    thread.start()
+    stats = service.opcua[0].stats
+    deadline = time.monotonic() + 60
+    while stats.restarts < 2 and time.monotonic() < deadline:  # retried with backoff
+        time.sleep(0.05)
+    status_file = tmp_path / "landing" / "_status" / "werk.json"
+    while time.monotonic() < deadline and not (
+        status_file.exists() and json.loads(status_file.read_text())["restarts"] >= 2
+    ):
+        time.sleep(0.05)
+    status = runner.invoke(app, ["ingest", "status", "-c", str(config)], env=env)
+    stop.set()
+    thread.join(60)
+    print(status.output)  # the closing note quotes it
+    assert stats.restarts >= 2 and stats.state == SourceState.STOPPED
+    assert status.exit_code == 1, status.output
+    assert "failing" in status.output and "no such child of 0:Objects" in status.output
