@@ -152,3 +152,45 @@ def test_messages_published_while_the_connector_is_away_are_delivered_later(
         int(r["payload"].split(b",")[0].split(b":")[1]) for r in landed(zone) if r["kind"] == "mqtt"
     )
     assert values == list(range(50))
+
+
+def test_the_connector_is_a_sparkplug_host_application_with_a_retained_state_and_will(
+    broker, tmp_path, monkeypatch
+):
+    """Sparkplug 3.0 (section 7.x, Host Application STATE): a retained `online: true` birth on
+    spBv1.0/STATE/<host id> after connecting, the same topic with `online: false` and the
+    same timestamp as the MQTT will (sent by the broker when the connection drops), and an
+    offline STATE when the connector stops."""
+    import json
+
+    states: list[dict] = []
+    watcher = publisher(broker)
+    granted = threading.Event()
+    watcher.on_subscribe = lambda *_: granted.set()
+    watcher.on_message = lambda c, u, m: states.append(json.loads(m.payload) | {"retain": m.retain})
+    watcher.subscribe("spBv1.0/STATE/plantlake-test", qos=1)
+    assert granted.wait(10)
+    zone = LandingZone(tmp_path / "landing")
+    connector, stop, thread = start_connector(broker, zone, monkeypatch)
+    assert wait_for(lambda: states and states[-1]["online"] is True)
+    birth = states[-1]
+    connector.client.socket().close()  # the connection drops without DISCONNECT: the will
+    assert wait_for(lambda: any(s["online"] is False for s in states))
+    will = next(s for s in states if s["online"] is False)
+    assert will["timestamp"] == birth["timestamp"]
+    assert wait_for(
+        lambda: states[-1]["online"] is True and states[-1]["timestamp"] > will["timestamp"]
+    )
+    stop.set()
+    thread.join(10)
+    assert wait_for(lambda: states[-1]["online"] is False)
+    watcher.disconnect()
+    watcher.loop_stop()
+    # a late subscriber sees the retained offline STATE
+    late = publisher(broker)
+    seen: list[bytes] = []
+    late.on_message = lambda c, u, m: seen.append(m.payload)
+    late.subscribe("spBv1.0/STATE/plantlake-test", qos=1)
+    assert wait_for(lambda: seen)
+    late.loop_stop()
+    assert json.loads(seen[0])["online"] is False
