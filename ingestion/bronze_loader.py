@@ -119,7 +119,7 @@ def landing_to_quarantine(landed: DataFrame) -> DataFrame:
     )
 
 
-QUARANTINE_LOOKBACK_DAYS = 30
+LOOKBACK_DAYS = 30
 ROUTES = {
     "mqtt": ("bronze.mqtt_messages", landing_to_mqtt_messages),
     "sparkplug": ("bronze.sparkplug_messages", landing_to_sparkplug_messages),
@@ -156,10 +156,17 @@ class BronzeLoader:
             for kind in sorted(kinds):
                 table, transform = ROUTES[kind]
                 rows = transform(landed)
-                # a quarantined message has no source time: a retained one received again on a
-                # later day is dated by that day, and must still land once
-                lookback = QUARANTINE_LOOKBACK_DAYS if kind == "quarantine" else 0
-                self.lake.insert_new(table, rows, lookback_days=lookback)
+                # A row without a source time is dated by when it arrived: a retained message
+                # received again on a later day must still land once, so its id is looked up in
+                # the days before too. Rows with a source time keep the one-partition lookup.
+                undated = F.col("source_timestamp").isNull()
+                if kind == "quarantine":
+                    self.lake.insert_new(table, rows, lookback_days=LOOKBACK_DAYS)
+                elif "source_timestamp" in rows.columns:
+                    self.lake.insert_new(table, rows.where(undated), lookback_days=LOOKBACK_DAYS)
+                    self.lake.insert_new(table, rows.where(~undated))
+                else:
+                    self.lake.insert_new(table, rows)
                 counts[table] = counts.get(table, 0) + rows.count()
         finally:
             landed.unpersist()

@@ -66,7 +66,7 @@ class LandingRecord:
             return self.record_id
         digest = hashlib.sha256()
         for part in (self.kind, self.source, self.address or ""):
-            digest.update(part.encode())
+            digest.update(part.encode("utf-8", "surrogatepass"))  # names decoded with escapes
             digest.update(b"\0")
         digest.update(self.payload or b"")
         return digest.hexdigest()
@@ -95,7 +95,26 @@ def to_table(records: Iterable[LandingRecord], batch_id: str) -> pa.Table:
         columns["source_timestamp"].append(_utc(rec.source_timestamp, "source_timestamp"))
         columns["received_at"].append(_utc(rec.received_at, "received_at"))
         columns["batch_id"].append(batch_id)
-    return pa.Table.from_pydict(columns, schema=LANDING_SCHEMA)
+    try:
+        return pa.Table.from_pydict(columns, schema=LANDING_SCHEMA)
+    except UnicodeEncodeError:  # a name decoded with surrogate escapes (asyncua, paho) is not
+        # UTF-8: land it with the bad bytes written as \x.. rather than lose the batch
+        for name in ("source", "address"):
+            columns[name] = [_landable(v) for v in columns[name]]
+        columns["attributes"] = [
+            [(_landable(k), _landable(v)) for k, v in pairs] for pairs in columns["attributes"]
+        ]
+        return pa.Table.from_pydict(columns, schema=LANDING_SCHEMA)
+
+
+def _landable(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _fsync_dir(path: Path) -> None:

@@ -113,12 +113,12 @@ class IngestionService:
             exc = state.outcome.exception() if state.outcome else None
             delay = state.next_action.sleep if state.next_action else 0.0
             stats.restarts += 1
-            stats.error(
-                f"{type(exc).__name__}: {exc} (restart {stats.restarts} in {delay:.0f} s)",
-                state=SourceState.RECONNECTING
-                if isinstance(exc, TRANSIENT)
-                else SourceState.FAILING,
-            )
+            state = SourceState.RECONNECTING if isinstance(exc, TRANSIENT) else SourceState.FAILING
+            if str(exc) in (stats.last_error or ""):  # the connector has told it already
+                stats.set_state(state)
+            else:
+                text = f"{type(exc).__name__}: {exc} (restart {stats.restarts} in {delay:.0f} s)"
+                stats.error(text, state=state)
             # a fault of the server or the config is told in one line; anything else is a bug
             # of ours and keeps its traceback
             trace = None if isinstance(exc, (*TRANSIENT, *KNOWN_FAULTS)) else exc
@@ -264,33 +264,45 @@ class IngestionService:
             )
             for name, stats, target in supervised
         ]
+        threads.append(
+            threading.Thread(target=self._report, args=(stop,), name="status", daemon=True)
+        )  # its own thread: a long bronze load must not make the sources look dead
         self._start_metrics()
         for thread in threads:
             thread.start()
         loader = None
         next_load = time.monotonic() + self.config.loader_interval_s
-        next_status = time.monotonic()
         try:
             while not stop.wait(0.2):
-                if time.monotonic() >= next_status:
-                    self._write_status()
-                    next_status = time.monotonic() + self.config.status_interval_s
                 if load_bronze and time.monotonic() >= next_load:
                     loader = loader or self._loader()
                     self._load(loader)
                     next_load = time.monotonic() + self.config.loader_interval_s
         finally:
             stop.set()
-            for thread in threads:
-                thread.join(30)
-            for source in self.sources():
-                source.stats.set_state(SourceState.STOPPED)
+            try:
+                for thread in threads:
+                    thread.join(30)
+                for source in self.sources():
+                    source.stats.set_state(SourceState.STOPPED)
+                self._report_once()
+                if load_bronze:
+                    self._load(loader or self._loader())
+                    self._report_once()
+            finally:
+                if self.metrics:
+                    self.metrics.stop()
+
+    def _report(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self._report_once()
+            stop.wait(self.config.status_interval_s)
+
+    def _report_once(self) -> None:
+        try:
             self._write_status()
-            if load_bronze:
-                self._load(loader or self._loader())
-                self._write_status()
-            if self.metrics:
-                self.metrics.stop()
+        except OSError as exc:  # e.g. the landing volume is full: the metrics still tell
+            log.error("cannot write the status files under %s: %s", self.landing_root, exc)
 
     def _loader(self):
         from ingestion.bronze_loader import BronzeLoader

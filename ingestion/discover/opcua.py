@@ -18,15 +18,10 @@ from typing import Any
 
 from asyncua import Client, Node, ua
 
-from ingestion.opcua.connector import (
-    OpcUaConnector,
-    OpcUaSourceConfig,
-    browse_variables,
-    resolve_root,
-)
+from ingestion.opcua.address_space import READ_CHUNK, browse_variables, resolve_root
+from ingestion.opcua.connector import OpcUaConnector, OpcUaSourceConfig
 from ingestion.opcua.paths import parse_name, split_path, unescape_name
 
-READ_CHUNK = 500  # nodes per Read request: below every server's MaxNodesPerRead we met
 _PROPERTIES = ("EngineeringUnits", "EURange", "EnumStrings", "EnumValues")
 
 

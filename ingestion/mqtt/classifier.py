@@ -36,6 +36,7 @@ class BatchOutcome:
     redelivered: int = 0  # accepted again with the id of an earlier landing: bronze keeps one
     reasons: dict[str, int] = field(default_factory=dict)
     rebirths: list[tuple[str, str]] = field(default_factory=list)  # (group id, edge node id)
+    records: list[LandingRecord] = field(default_factory=list, repr=False)
     path: str | None = None
 
 
@@ -73,9 +74,8 @@ class MessageClassifier:
             return record, rebirth
         except Exception as exc:
             self.internal_errors += 1
-            if (
-                self.internal_errors <= 10
-            ):  # a bug, not the sender's fault: show where, not 1,000 times
+            # a bug, not the sender's fault: show where, but not a thousand times
+            if self.internal_errors <= 10:
                 log.error("%s: cannot classify a message on %r", self.source, topic, exc_info=True)
             detail = f"{type(exc).__name__}: {exc}"
             return (
@@ -131,13 +131,13 @@ class BatchLander:
             sparkplug_max_payload_bytes=sparkplug_max_payload_bytes,
         )
 
-    def land(self, batch: list[RawMessage]) -> BatchOutcome:
+    def classify(self, batch: list[RawMessage]) -> BatchOutcome:
+        """Classify a batch (the stream's state moves on: births, seq, recent ids)."""
         outcome = BatchOutcome()
-        records = []
         redelivered_before = self.classifier.redelivered
         for topic, payload, qos, received_at in batch:
             record, rebirth = self.classifier.classify(topic, payload, qos, received_at)
-            records.append(record)
+            outcome.records.append(record)
             if rebirth is not None and rebirth not in outcome.rebirths:
                 outcome.rebirths.append(rebirth)
             if record.kind == "quarantine":
@@ -147,7 +147,16 @@ class BatchLander:
             else:
                 outcome.accepted += 1
         outcome.redelivered = self.classifier.redelivered - redelivered_before
-        path = self.zone.write_batch(self.classifier.source, records)
-        outcome.landed = len(records)
+        return outcome
+
+    def write(self, outcome: BatchOutcome) -> BatchOutcome:
+        """Land a classified batch durably; if it raises, write the same outcome again later
+        (classifying the messages twice would see every Sparkplug seq twice)."""
+        path = self.zone.write_batch(self.classifier.source, outcome.records)
+        outcome.landed = len(outcome.records)
         outcome.path = str(path) if path else None
         return outcome
+
+    def land(self, batch: list[RawMessage]) -> BatchOutcome:
+        """Classify and land one batch."""
+        return self.write(self.classify(batch))

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from ingestion.health import SourceState, SourceStats
 from ingestion.landing import LandingZone
-from ingestion.mqtt.classifier import BatchLander, RawMessage
+from ingestion.mqtt.classifier import BatchLander, BatchOutcome, RawMessage
 from ingestion.mqtt.sparkplug import NAMESPACE, host_state, rebirth_request
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class MqttSourceConfig(BaseModel):
     tls_ca_file: str | None = None
     session_expiry_s: int = 24 * 3600
     batch_max_messages: int = 5000
+    batch_max_bytes: int = Field(
+        64 * 1024 * 1024, gt=0, description="land a batch once its payloads reach this size"
+    )
     receive_maximum: int = Field(
         4096,
         ge=2,
@@ -116,25 +119,30 @@ class MqttConnector:
         self.zone = zone
         self.stats = MqttStats(source=config.name)
         self._refused = False  # the broker refused the login: failing until it accepts
-        self._pending: list[tuple[RawMessage, int]] = []  # message, mid
+        # received, not landed: (message, packet id, connection generation); and their bytes
+        self._pending: list[tuple[RawMessage, int, int]] = []
+        self._pending_bytes = 0
+        self._generation = 0  # bumped at every connection: a packet id is only valid within one
+        # classified but not yet written (the landing zone failed): written again, not re-read
+        self._unlanded: tuple[list[tuple[RawMessage, int, int]], BatchOutcome] | None = None
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one flush at a time keeps the acks in order
         self._lander: BatchLander | None = None
-        # Landed, not yet acknowledged: (mid, qos) in arrival order. The network thread sends the
-        # acks as it receives (no cross-thread wake-up per ack); the run loop sends what is left
-        # when the stream goes quiet. One sender at a time keeps PUBACKs in order.
-        self._ready_acks: deque[tuple[int, int]] = deque()
+        # Landed, not yet acknowledged: (mid, qos, generation) in arrival order. The network
+        # thread sends the acks as it receives (no cross-thread wake-up per ack); the run loop
+        # sends what is left when the stream goes quiet. One sender at a time keeps PUBACKs in
+        # order. An ack of an earlier connection is dropped: the broker sends that message again.
+        self._ready_acks: deque[tuple[int, int, int]] = deque()
         self._ack_lock = threading.Lock()
         self._last_rebirth: dict[tuple[str, str], float] = {}
         self._connected = threading.Event()
         self.subscribed = threading.Event()  # set once the broker granted this connection's filters
-        self._wake = (
-            threading.Event()
-        )  # set when a batch is full: land it now, not at the next tick
+        # set when a batch is full: land it now, not at the next tick
+        self._wake = threading.Event()
         # The broker stops sending when `receive_maximum` messages wait for our ack: land at half.
         self._flush_at = min(config.batch_max_messages, max(1, config.receive_maximum // 2))
         self._host_timestamp_ms = 0  # of the STATE will of the current connection
-        self.client = self._make_client()
+        self.client: mqtt.Client | None = None  # made by run(): a bad password_env fails there
 
     def _make_client(self) -> mqtt.Client:
         cfg = self.config
@@ -236,6 +244,8 @@ class MqttConnector:
             self._refused = True
             return
         self._refused = False
+        with self._lock:
+            self._generation += 1
         self.stats.connects += 1
         log.info("%s: connected (session present: %s)", self.config.name, flags.session_present)
         # No Local: our own STATE and rebirth requests are not data to land
@@ -286,10 +296,14 @@ class MqttConnector:
         except UnicodeDecodeError:  # not allowed by MQTT; kept, with its bytes shown, to be seen
             topic = message._topic.decode("utf-8", "backslashreplace")
         with self._lock:
-            self.stats.received += 1
             self.stats.last_message_at = now
-            self._pending.append(((topic, message.payload, message.qos, now), message.mid))
-            full = len(self._pending) >= self._flush_at
+            raw = (topic, message.payload, message.qos, now)
+            self._pending.append((raw, message.mid, self._generation))
+            self._pending_bytes += len(message.payload)
+            full = (
+                len(self._pending) >= self._flush_at
+                or self._pending_bytes >= self.config.batch_max_bytes
+            )
         if full:
             self._wake.set()  # the run loop lands it; this network thread keeps receiving
         if self._ready_acks:
@@ -300,8 +314,9 @@ class MqttConnector:
             return
         try:
             while self._ready_acks:
-                mid, qos = self._ready_acks.popleft()
-                self.client.ack(mid, qos)
+                mid, qos, generation = self._ready_acks.popleft()
+                if generation == self._generation:
+                    self.client.ack(mid, qos)
         finally:
             self._ack_lock.release()
 
@@ -335,27 +350,30 @@ class MqttConnector:
     def flush(self) -> int:
         """Classify and land what is pending (fsynced), then acknowledge those messages in order.
 
-        If the batch cannot be landed it goes back to the front of the queue, unacknowledged,
-        and the error propagates: nothing is acknowledged that is not on disk.
+        If the batch cannot be landed it stays classified and unacknowledged, is written again
+        by the next flush, and the error propagates: nothing is acknowledged that is not on disk.
         """
         with self._flush_lock:
-            with self._lock:
-                batch, self._pending = self._pending, []
-            if not batch:
-                return 0
-            try:
-                outcome = self._start_lander().land([message for message, _ in batch])
-            except BaseException:
+            lander = self._start_lander()
+            if self._unlanded is None:
                 with self._lock:
-                    self._pending[:0] = batch
-                raise
+                    batch, self._pending, self._pending_bytes = self._pending, [], 0
+                if not batch:
+                    return 0
+                self._unlanded = (batch, lander.classify([raw for raw, _, _ in batch]))
+            batch, outcome = self._unlanded
+            lander.write(outcome)
+            self._unlanded = None
+            self.stats.received += len(batch)
             self.stats.accepted += outcome.accepted
             self.stats.quarantined += outcome.quarantined
             self.stats.redelivered += outcome.redelivered
             self.stats.count(outcome.reasons)
             self.stats.landed += outcome.landed
             self.stats.batches += 1
-            self._ready_acks.extend((mid, qos) for (_, _, qos, _), mid in batch if qos > 0)
+            self._ready_acks.extend(
+                (mid, qos, generation) for (_, _, qos, _), mid, generation in batch if qos > 0
+            )
             for group_id, edge_node_id in outcome.rebirths:
                 self._request_rebirth(group_id, edge_node_id)
             return len(batch)
@@ -365,8 +383,9 @@ class MqttConnector:
         try:
             self.flush()
         except Exception as exc:  # the landing zone cannot be written: hold, retry, show it
+            held = len(self._unlanded[0]) if self._unlanded else 0
             self.stats.error(
-                f"cannot land a batch of {len(self._pending)} message(s) "
+                f"cannot land a batch of {held} message(s) "
                 f"({type(exc).__name__}: {exc}); they stay unacknowledged, retrying in {delay_s:.0f} s",
                 logger=log,
             )
@@ -384,8 +403,7 @@ class MqttConnector:
         """
         cfg = self.config
         with self._lock:  # their packet ids belong to the old connection: the broker resends them
-            self.stats.received -= len(self._pending)
-            self._pending.clear()
+            self._pending, self._pending_bytes = [], 0
         self._ready_acks.clear()
         self.client = self._make_client()
         props = Properties(PacketTypes.CONNECT)

@@ -29,6 +29,7 @@ from ingestion.mqtt.sparkplug_payload import (
     shown,
 )
 from ingestion.quarantine import Reason, quarantined
+from ingestion.strict_json import JsonRefused, read_json
 
 NAMESPACE = "spBv1.0"
 BD_SEQ = "bdSeq"
@@ -188,31 +189,19 @@ def _valid_id(topic: str, what: str, value: str) -> None:
 
 
 # -- STATE -------------------------------------------------------------------------------------
-def _no_constant(name: str) -> None:
-    raise Rejected(Reason.INVALID_JSON, f"STATE payload holds {name}, which JSON does not allow")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise Rejected(Reason.DUPLICATE_KEY, f"STATE payload has the key {key!r} twice")
-        out[key] = value
-    return out
-
-
 def _host_state(topic: _HostTopic, payload: bytes) -> tuple[bool, int | None]:
     """(online, timestamp ms) of a STATE payload: 3.0 JSON `{"online": …, "timestamp": …}`,
     2.x the text ONLINE or OFFLINE."""
     if not payload:
         raise Rejected(Reason.EMPTY_PAYLOAD, "STATE payload is empty")
-    try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Rejected(
-            Reason.INVALID_UTF8, f"STATE payload is not UTF-8: {exc.reason} at byte {exc.start}"
-        ) from None
     if topic.legacy:
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Rejected(
+                Reason.INVALID_UTF8,
+                f"STATE payload is not UTF-8: {exc.reason} at byte {exc.start}",
+            ) from None
         if text not in ("ONLINE", "OFFLINE"):
             raise Rejected(
                 Reason.WRONG_VALUE_TYPE,
@@ -220,17 +209,9 @@ def _host_state(topic: _HostTopic, payload: bytes) -> tuple[bool, int | None]:
             )
         return text == "ONLINE", None
     try:
-        doc = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
-    except ValueError as exc:  # JSONDecodeError, or an integer of thousands of digits
-        raise Rejected(Reason.INVALID_JSON, f"STATE payload is not JSON: {exc}") from None
-    except RecursionError:
-        raise Rejected(
-            Reason.INVALID_JSON, "STATE payload nests arrays or objects too deeply to be read"
-        ) from None
-    if not isinstance(doc, dict):
-        raise Rejected(
-            Reason.NOT_AN_OBJECT, f"STATE payload is a JSON {type(doc).__name__}, not an object"
-        )
+        doc = read_json(payload, what="STATE payload")
+    except JsonRefused as refused:
+        raise Rejected(refused.reason, refused.detail) from None
     if "online" not in doc:
         raise Rejected(Reason.MISSING_VALUE, "STATE payload has no 'online'")
     if not isinstance(doc["online"], bool):

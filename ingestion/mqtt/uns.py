@@ -12,13 +12,13 @@ Bronze keeps the raw bytes; this module only decides whether they are acceptable
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ingestion.landing import LandingRecord
 from ingestion.quarantine import Reason, quarantined
+from ingestion.strict_json import JsonRefused, read_json
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 EPOCH_MS_FROM = 10**11  # a bigger epoch number counts milliseconds (10^11 s is the year 5138)
@@ -62,15 +62,16 @@ def _parse_timestamp(
             raise _Rejected(Reason.BAD_TIMESTAMP, f"{field} {raw!r} has no UTC offset")
     else:
         ms = unit == "ms" or (unit == "auto" and abs(raw) >= EPOCH_MS_FROM)
-        seconds = raw / 1000 if ms else raw
-        if not EARLIEST.timestamp() <= seconds <= (now + rules.max_clock_skew).timestamp():
+        scale = 1000 if ms else 1
+        # compared in the sender's unit: an integer of 400 digits has no float to divide into
+        low, high = EARLIEST.timestamp(), (now + rules.max_clock_skew).timestamp()
+        if not low * scale <= raw <= high * scale:
             raise _Rejected(
-                Reason.TIMESTAMP_TOO_OLD
-                if seconds < EARLIEST.timestamp()
-                else Reason.TIMESTAMP_IN_FUTURE,
-                f"{field} {raw} ({'ms' if ms else 's'} since 1970) is outside 2000-01-01 … now",
+                Reason.TIMESTAMP_TOO_OLD if raw < low * scale else Reason.TIMESTAMP_IN_FUTURE,
+                f"{field} {str(raw)[:40]} ({'ms' if ms else 's'} since 1970) is outside "
+                "2000-01-01 … now",
             )
-        ts = datetime.fromtimestamp(seconds, UTC)
+        ts = datetime.fromtimestamp(raw / scale, UTC)
     try:
         ts = ts.astimezone(UTC)
     except OverflowError:
@@ -85,21 +86,6 @@ def _parse_timestamp(
     return ts
 
 
-def _reject_constant(token: str) -> float:
-    raise _Rejected(Reason.NON_FINITE_VALUE, f"payload contains {token}, which is not a number")
-
-
-def _object_without_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    """A JSON object whose keys are unique: with a repeated key, Python would keep the last
-    value and Spark's `get_json_object` the first, so no one may decide which was meant."""
-    doc = dict(pairs)
-    if len(doc) != len(pairs):
-        seen: set[str] = set()
-        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise _Rejected(Reason.DUPLICATE_KEY, f"field {repeated!r} appears more than once")
-    return doc
-
-
 def _parse_payload(payload: bytes, rules: UnsRules) -> dict:
     if not payload:
         raise _Rejected(Reason.EMPTY_PAYLOAD, "payload is empty")
@@ -109,27 +95,9 @@ def _parse_payload(payload: bytes, rules: UnsRules) -> dict:
             f"payload is {len(payload)} bytes; the limit is {rules.max_payload_bytes}",
         )
     try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Rejected(
-            Reason.INVALID_UTF8, f"payload is not UTF-8: {exc.reason} at byte {exc.start}"
-        ) from None
-    try:
-        doc = json.loads(
-            text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates
-        )
-    except json.JSONDecodeError as exc:
-        raise _Rejected(
-            Reason.INVALID_JSON, f"payload is not JSON: {exc.msg} at char {exc.pos}"
-        ) from None
-    except RecursionError:
-        raise _Rejected(
-            Reason.INVALID_JSON, "payload nests arrays or objects too deeply to be read"
-        ) from None
-    if not isinstance(doc, dict):
-        raise _Rejected(
-            Reason.NOT_AN_OBJECT, f"payload is a JSON {type(doc).__name__}, not an object"
-        )
+        doc = read_json(payload)
+    except JsonRefused as refused:
+        raise _Rejected(refused.reason, refused.detail) from None
     return doc
 
 

@@ -138,6 +138,22 @@ class PostgresExtractor:
         tmp.replace(self.state_file)
 
     # -- rows ------------------------------------------------------------------------------------
+    def _record_or_quarantine(self, spec: SqlTable, row: tuple, now: datetime) -> LandingRecord:
+        """A row that cannot be landed as read is quarantined with the error: it must not stop
+        the table's extraction at every poll."""
+        try:
+            return self._record(spec, row[0], list(row[2:]), row[1], now)
+        except Exception as exc:
+            log.error("%s: cannot land a row of %s", self.config.name, spec.table, exc_info=True)
+            return quarantined(
+                self.config.name,
+                spec.table,
+                str(row[0]).encode(),
+                now,
+                Reason.INTERNAL_ERROR,
+                f"{type(exc).__name__}: {exc}",
+            )
+
     def _record(
         self, spec: SqlTable, row_json: str, key: list, updated_at: datetime | None, now: datetime
     ) -> LandingRecord:
@@ -221,15 +237,16 @@ class PostgresExtractor:
             if not rows:
                 break
             now = datetime.now(UTC)
-            records = [self._record(spec, r[0], list(r[2:]), r[1], now) for r in rows]
+            records = [self._record_or_quarantine(spec, r, now) for r in rows]
             self.zone.write_batch(self.config.name, records)
             total += len(rows)
             bad = sum(r.kind == "quarantine" for r in records)
             self.stats.received += len(rows)
             self.stats.accepted += len(rows) - bad
             self.stats.quarantined += bad
-            if bad:
-                self.stats.count({Reason.NULL_KEY.value: bad})
+            for r in records:
+                if r.kind == "quarantine":
+                    self.stats.count({r.attributes["reason_code"]: 1})
             self.stats.landed += len(rows)
             self.stats.batches += 1
             self.stats.last_message_at = now

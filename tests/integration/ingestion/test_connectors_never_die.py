@@ -279,9 +279,11 @@ def test_a_failing_landing_zone_holds_the_messages_and_shows_the_fault(
     real = LandingZone.write_batch
 
     def full_disk(self, source, records, batch_id=None):
-        exc = next(failures, None)
-        if exc is not None:
-            raise exc
+        records = list(records)
+        if any(r.kind == "sparkplug" for r in records):  # a batch with a Sparkplug session
+            exc = next(failures, None)
+            if exc is not None:
+                raise exc
         return real(self, source, records, batch_id)
 
     monkeypatch.setattr(LandingZone, "write_batch", full_disk)
@@ -289,18 +291,27 @@ def test_a_failing_landing_zone_holds_the_messages_and_shows_the_fault(
     connector = service.mqtt[0]
     wait_until(connector.subscribed.is_set, "the connector has subscribed")
     pub = publisher(broker)
-    for i in range(20):
-        pub.publish(UNS, b'{"value": %d}' % i, qos=1)
+    sparkplug = [("spBv1.0/disk/NBIRTH/edge", birth(metric("t", DOUBLE, double_value=0.0)))]
+    sparkplug += [
+        ("spBv1.0/disk/NDATA/edge", payload(seq % 256, metric("t", DOUBLE, double_value=seq)))
+        for seq in range(1, 600)  # more than the decoder remembers per node (512)
+    ]
+    sent = [(UNS, b'{"value": %d}' % i) for i in range(20)] + sparkplug
+    for topic, body in sent:
+        pub.publish(topic, body, qos=1)
     wait_until(lambda: connector.stats.errors >= 1, "the landing failure is recorded")
     assert "No space left on device" in connector.stats.last_error
-    wait_until(lambda: connector.stats.landed >= 20, "the held messages land once the disk is back")
+    wait_until(lambda: connector.stats.landed >= len(sent), "the held messages land later")
     wait_until(
         lambda: connector.stats.effective_state() == SourceState.CONNECTED, "the source recovers"
     )
     stopped(stop, thread)
     pub.loop_stop()
+    # classified once, written when the disk was back: no Sparkplug seq was seen twice
+    assert connector.stats.reasons == {} and connector.stats.rebirths_requested == 0
+    assert connector.stats.received == connector.stats.accepted == len(sent)
     values = sorted(r["payload"] for r in landed(LandingZone(tmp_path / "landing")))
-    assert values == sorted(b'{"value": %d}' % i for i in range(20))
+    assert values == sorted(body for _, body in sent)
 
 
 def test_status_and_metrics_show_a_failing_source_and_a_restarted_one(

@@ -76,3 +76,24 @@ def test_replay_after_losing_the_checkpoint_adds_nothing(lake):
     again = loader.run()
     assert again.rows_read_by_table == {"bronze.mqtt_messages": 20}
     assert lake.read("bronze.mqtt_messages").count() == 20
+
+
+def test_a_retained_message_without_a_time_received_again_days_later_lands_once(lake):
+    """Dated by its arrival, the second delivery falls into another day's partition: the
+    loader looks its id up in the days before (the issue's retained-message case)."""
+    from datetime import timedelta
+
+    from ingestion.quarantine import Reason, quarantined
+
+    zone = LandingZone(lake.root / "_landing")
+    loader = BronzeLoader(lake, zone.root)
+    topic, retained = "acme/berlin/line1/state", b'{"value": "running"}'
+    for day in (0, 2):  # delivered at a start, and again at a restart two days later
+        at = T0 + timedelta(days=day)
+        good = LandingRecord("mqtt", "uns", topic, retained, at, None, {"qos": "1"})
+        junk = quarantined("uns", "acme/x", b"not json", at, Reason.INVALID_JSON, "x")
+        zone.write_batch("uns", [good, junk])
+        loader.run()
+    messages = lake.read("bronze.mqtt_messages").collect()
+    assert [(m.payload, str(m.event_date)) for m in messages] == [(retained, "2026-03-01")]
+    assert lake.read("bronze.quarantine").count() == 1

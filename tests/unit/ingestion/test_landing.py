@@ -58,3 +58,30 @@ def test_bad_records_are_refused_before_anything_is_written(tmp_path, kw, messag
     with pytest.raises(LandingError, match=message):
         LandingZone(tmp_path).write_batch("uns", [record(0), record(1, **kw)])
     assert not list(tmp_path.rglob("*"))
+
+
+def test_a_name_with_surrogate_escapes_lands_with_its_bad_bytes_shown(tmp_path):
+    """asyncua decodes a browse name that is not UTF-8 with surrogate escapes; Arrow wants
+    UTF-8: the record lands (bytes as \\xff), the batch is not lost."""
+    from datetime import UTC, datetime
+
+    from ingestion.landing import LandingRecord, LandingZone
+
+    bad = b"Halle\xff".decode("utf-8", "surrogateescape")
+    rec = LandingRecord(
+        "opcua",
+        "werk",
+        f"ns=2;s={bad}",
+        b"1.0",
+        datetime(2026, 3, 1, tzinfo=UTC),
+        attributes={"browse_path": bad},
+    )
+    path = LandingZone(tmp_path).write_batch("werk", [rec])
+    import pyarrow.parquet as pq
+
+    (row,) = pq.read_table(path).to_pylist()
+    assert (
+        row["address"] == "ns=2;s=Halle\\xff"
+        and dict(row["attributes"])["browse_path"] == "Halle\\xff"
+    )
+    assert row["record_id"] == rec.resolved_id()

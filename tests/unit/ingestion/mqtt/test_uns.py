@@ -163,3 +163,13 @@ def test_the_same_bad_bytes_twice_are_one_quarantine_row():
         rules=UnsRules(max_payload_bytes=1024),
     )
     assert first.resolved_id() == later.resolved_id()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"value": 1, "timestamp": 1' + b"0" * 400 + b"}", b'{"value": 1' + b"0" * 5000 + b"}"],
+    ids=["epoch-beyond-float", "integer-beyond-python-digits"],
+)
+def test_numbers_beyond_what_can_be_converted_are_quarantined_with_their_reason(payload):
+    rec = classify_uns_message(source="uns", topic=TOPIC, payload=payload, qos=1, received_at=NOW)
+    assert rec.attributes["reason_code"] in ("timestamp_in_future", "invalid_json")
