@@ -113,12 +113,12 @@ class IngestionService:
             exc = state.outcome.exception() if state.outcome else None
             delay = state.next_action.sleep if state.next_action else 0.0
             stats.restarts += 1
-            state = SourceState.RECONNECTING if isinstance(exc, TRANSIENT) else SourceState.FAILING
-            if str(exc) in (stats.last_error or ""):  # the connector has told it already
-                stats.set_state(state)
+            now = SourceState.RECONNECTING if isinstance(exc, TRANSIENT) else SourceState.FAILING
+            if str(exc) and str(exc) in (stats.last_error or ""):  # the connector told it already
+                stats.set_state(now)
             else:
                 text = f"{type(exc).__name__}: {exc} (restart {stats.restarts} in {delay:.0f} s)"
-                stats.error(text, state=state)
+                stats.error(text, state=now)
             # a fault of the server or the config is told in one line; anything else is a bug
             # of ours and keeps its traceback
             trace = None if isinstance(exc, (*TRANSIENT, *KNOWN_FAULTS)) else exc
