@@ -32,8 +32,9 @@ lint: setup
 format: setup
 	@.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
-lock: setup       ## re-resolve infra/requirements.lock from pyproject.toml
-	@.venv/bin/uv pip compile -q --no-header --python $(PY) pyproject.toml --extra dev --override infra/overrides.txt -o infra/requirements.lock
+lock: setup       ## re-resolve infra/requirements.lock (with hashes) from pyproject.toml, and uv's own pin
+	@.venv/bin/uv pip compile -q --no-header --generate-hashes --python $(PY) pyproject.toml --extra dev --override infra/overrides.txt -o infra/requirements.lock
+	@.venv/bin/uv pip compile -q --no-header --generate-hashes infra/uv.in -o infra/uv.lock.txt
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -27,13 +27,17 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PYTHON" -m venv .venv
 fi
-[ -x .venv/bin/uv ] || .venv/bin/pip install -q uv
+# uv is pinned, and pip checks the hash of its wheel (infra/uv.lock.txt).
+if [ ! -x .venv/bin/uv ] || ! grep -q "^uv==$(.venv/bin/uv --version | cut -d' ' -f2) " infra/uv.lock.txt; then
+  .venv/bin/pip install -q --require-hashes -r infra/uv.lock.txt
+fi
 # Reinstall only when the dependency declaration or the lock changed.
-# infra/requirements.lock is the whole resolved set (`make lock` rewrites it); installing it with
-# --no-deps gives every fresh clone the same versions.
+# infra/requirements.lock is the whole resolved set with the hash of every file (`make lock`
+# rewrites it); installing it with --no-deps and --require-hashes gives every fresh clone the
+# same versions and refuses a file whose bytes differ from the ones locked.
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ infra/requirements.lock -nt "$stamp" ]; then
   echo "setup: installing plantlake and its locked dependencies into .venv"
-  .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -r infra/requirements.lock
+  .venv/bin/uv pip install -q --python .venv/bin/python --no-deps --require-hashes -r infra/requirements.lock
   .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
   touch "$stamp"
 fi
