@@ -1,7 +1,8 @@
 """MLflow tracking and registry: runs with their data, the champion gate, and loading champions.
 
-Models are saved in XGBoost's own UBJSON format through the `mlflow.xgboost` flavour: loading a
-champion reads that file, with no pickle and no trust prompt. Requirements are pinned explicitly
+Models are saved in XGBoost's own UBJSON format through the `mlflow.xgboost` flavour; loading a
+champion reads that file with XGBoost after checking the MLmodel file as data (no pickle, no
+code folder, no class outside XGBoost). Requirements are pinned explicitly
 (MLflow would otherwise load the model and predict on the input example to find them).
 """
 
@@ -16,6 +17,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+import yaml
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
@@ -108,14 +110,66 @@ class Champion:
     tags: dict[str, str]
 
 
+class UnsafeModelError(ValueError):
+    """A registered model version that would run code when loaded, or is not an XGBoost file."""
+
+
+# The only classes a model file may ask for; XGBoost reads its own UBJSON into them.
+XGBOOST_CLASSES = {
+    "xgboost.sklearn.XGBClassifier": xgb.XGBClassifier,
+    "xgboost.sklearn.XGBRegressor": xgb.XGBRegressor,
+}
+_SAFE_FLAVORS = {"xgboost", "python_function"}
+
+
+def load_xgboost(name: str, version: str) -> xgb.XGBModel:
+    """Load a registered version as XGBoost's UBJSON file, never through MLflow's loader.
+
+    `mlflow.xgboost.load_model` puts a model's `code/` folder on `sys.path` and imports the
+    `model_class` the MLmodel file names: anyone who may register a version could run code in
+    every process that loads the champion. Here the MLmodel file is read as data first, and a
+    version with code, another loader or another class is refused, naming the version.
+    """
+    where = f"model {name!r} version {version}"
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}"))
+    spec = yaml.safe_load((local / "MLmodel").read_text()) or {}
+    flavors = spec.get("flavors") or {}
+    xgb_flavor = flavors.get("xgboost")
+    if not isinstance(xgb_flavor, dict):
+        raise UnsafeModelError(f"{where} is not an XGBoost model (flavors: {sorted(flavors)})")
+    problems = []
+    if set(flavors) - _SAFE_FLAVORS:
+        problems.append(f"flavors {sorted(set(flavors) - _SAFE_FLAVORS)}")
+    if xgb_flavor.get("code") or (flavors.get("python_function") or {}).get("code"):
+        problems.append("a code folder")
+    loader = (flavors.get("python_function") or {}).get("loader_module", "mlflow.xgboost")
+    if loader != "mlflow.xgboost":
+        problems.append(f"the loader {loader!r}")
+    model_class = xgb_flavor.get("model_class")
+    if model_class not in XGBOOST_CLASSES:
+        problems.append(f"the class {model_class!r}")
+    data = str(xgb_flavor.get("data", ""))
+    if xgb_flavor.get("model_format") != "ubj" or Path(data).name != data or not data:
+        problems.append(f"the model file {data!r} ({xgb_flavor.get('model_format')})")
+    if problems:
+        raise UnsafeModelError(
+            f"{where} is refused: it carries {', '.join(problems)}; plantlake loads only "
+            f"XGBoost UBJSON files of {sorted(XGBOOST_CLASSES)}"
+        )
+    model = XGBOOST_CLASSES[model_class]()
+    model.load_model(str(local / data))
+    return model
+
+
 def champion(name: str) -> Champion | None:
-    """The current champion of registered model `name` (None when there is none)."""
+    """The current champion of registered model `name` (None when there is none); loaded
+    safely (`load_xgboost`): a version that would run code raises UnsafeModelError."""
     client = MlflowClient()
     try:
         mv = client.get_model_version_by_alias(name, CHAMPION)
     except mlflow.exceptions.MlflowException:
         return None
-    model = mlflow.xgboost.load_model(f"models:/{name}@{CHAMPION}")
+    model = load_xgboost(name, mv.version)
     return Champion(name, mv.version, mv.run_id, model, dict(mv.tags))
 
 
