@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import getpass
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.private import write_private
 from lakehouse.services.ports import LOOPBACK, free_port, stop_process, wait_for_port
 
 
@@ -39,12 +39,10 @@ class Mosquitto:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "db").mkdir(exist_ok=True)
         passwd = self.data_dir / "passwd"
-        subprocess.run(
-            ["mosquitto_passwd", "-b", "-c", str(passwd), self.username, self.password],
-            check=True,
-            capture_output=True,
-        )
-        os.chmod(passwd, 0o600)
+        # written private in plain text, then hashed in place (-U): the password never appears
+        # on a command line, where every local user could read it
+        write_private(passwd, f"{self.username}:{self.password}\n")
+        subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
         self.conf.write_text(
             # as root mosquitto would switch to a user that cannot read our folder: run as us
             f"user {getpass.getuser()}\n"

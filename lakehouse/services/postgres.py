@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 
+from lakehouse.private import write_private
 from lakehouse.services.ports import LOOPBACK, ServiceStartError, free_port, stop_process
 
 SYSTEM_USER = "postgres"  # created by the Debian package; the server refuses to run as root
@@ -67,8 +68,7 @@ class Postgres:
     def _init(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _own(self.data_dir)
-        pwfile = self.data_dir / "pwfile"
-        pwfile.write_text(self.password + "\n")
+        pwfile = write_private(self.data_dir / "pwfile", self.password + "\n")
         _own(pwfile)
         done = subprocess.run(
             _as_server_user(
@@ -93,8 +93,6 @@ class Postgres:
         pwfile.unlink()
         if done.returncode:
             raise ServiceStartError(f"initdb failed in {self.data_dir}: {done.stderr[-2000:]}")
-        (self.data_dir / "sock").mkdir(exist_ok=True)
-        _own(self.data_dir / "sock")
 
     def start(self) -> Postgres:
         if not (self.data_dir / "pgdata" / "PG_VERSION").exists():
@@ -115,8 +113,10 @@ class Postgres:
                         LOOPBACK,
                         "-p",
                         str(self.port),
+                        # no Unix-domain socket: every client comes by TCP on loopback, and a
+                        # socket path under a deep checkout exceeds the 107-byte limit
                         "-k",
-                        str(self.data_dir / "sock"),
+                        "",
                     ]
                 ),
                 stdin=subprocess.DEVNULL,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from lakehouse.private import write_private
 from lakehouse.services.ports import LOOPBACK, ServiceStartError
 from lakehouse.services.processes import (
     ProcessRef,
@@ -112,10 +113,7 @@ class Workbench:
         )
 
     def _save(self, state: State) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(state), indent=2))
-        tmp.chmod(0o600)  # it holds the Jupyter token and the passwords
-        tmp.replace(self.state_file)
+        write_private(self.state_file, json.dumps(asdict(state), indent=2))  # token, passwords
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -131,8 +129,7 @@ class Workbench:
         if path.exists():
             return json.loads(path.read_text())
         made = {"mqtt": secrets.token_urlsafe(12), "postgres": secrets.token_urlsafe(12)}
-        path.write_text(json.dumps(made))
-        path.chmod(0o600)
+        write_private(path, json.dumps(made))
         return made
 
     # -- up ----------------------------------------------------------------------------------------
@@ -388,11 +385,11 @@ class Workbench:
                 f"--ServerApp.port={ports.jupyter}",
                 "--ServerApp.port_retries=0",
                 f"--ServerApp.root_dir={notebooks}",
-                f"--IdentityProvider.token={token}",
                 "--MultiKernelManager.default_kernel_name=plantlake",
                 *(["--allow-root"] if os.geteuid() == 0 else []),
             ],
-            self._jupyter_env(),
+            # the token goes by the environment: a command line is visible to every local user
+            self._jupyter_env() | {"JUPYTER_TOKEN": token},
             lambda: http_ok(f"http://{LOOPBACK}:{ports.jupyter}/api/status?token={token}"),
         )
         if sql_endpoint_available():

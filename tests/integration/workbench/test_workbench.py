@@ -126,6 +126,22 @@ def test_every_service_answers(workbench):
     assert {ip for ip, _ in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
 
 
+def test_no_secret_is_on_a_command_line_and_secret_files_are_private(workbench):
+    """`ps` shows every local user every command line: no token or password may be on one."""
+    home = workbench["lake"] / "_workbench"
+    token = service(workbench, "jupyter")["url"].split("token=")[1]
+    secrets = [token, *json.loads((home / "secrets.json").read_text()).values()]
+    shown = []
+    for proc in our_processes(workbench["lake"]):
+        try:
+            shown.append(" ".join(proc.cmdline()))
+        except psutil.Error:
+            continue
+    assert shown and not [line for line in shown if any(s in line for s in secrets)]
+    for private in (home / "secrets.json", *home.rglob("passwd"), *home.glob("*.json")):
+        assert private.stat().st_mode & 0o077 == 0, f"{private} is readable by others"
+
+
 def test_dagster_serves_every_definition(workbench):
     from orchestration.definitions import defs
     from orchestration.workbench.services import graphql
