@@ -95,6 +95,8 @@ def endpoint_conf(
             "spark.databricks.delta.optimizeMetadataQuery.enabled": "false",
         }
     )
+    if not read_write:  # no `text.\`/etc/…\``: the read-only rule refuses file relations too
+        conf["spark.sql.runSQLOnFiles"] = "false"
     base = spark_conf(settings)
     jars = base["spark.jars"].split(",")
     if not read_write:

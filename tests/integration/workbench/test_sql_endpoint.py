@@ -218,13 +218,12 @@ REFUSED = [
 def test_writes_are_refused_and_the_tables_unchanged(endpoint):
     lake = endpoint["lake"]
     versions = {name: lake.version(name) for name in ("gold.oee_shift", "gold.energy")}
-    path_insert = (
-        f"INSERT INTO delta.`{lake.path('gold.energy')}` SELECT * FROM gold.energy",
-        "INSERT",
-    )
     problems = []
     with closing(connect(endpoint["port"])) as conn, closing(conn.cursor()) as cur:
-        for sql, kind in [*REFUSED, path_insert]:
+        # a table by its path is no table here at all (spark.sql.runSQLOnFiles is off)
+        with pytest.raises(Exception, match="TABLE_OR_VIEW_NOT_FOUND"):
+            cur.execute(f"INSERT INTO delta.`{lake.path('gold.energy')}` SELECT * FROM gold.energy")
+        for sql, kind in REFUSED:
             try:
                 cur.execute(sql)
             except Exception as exc:
@@ -243,6 +242,43 @@ def test_writes_are_refused_and_the_tables_unchanged(endpoint):
     assert {name: lake.version(name) for name in versions} == versions
     assert not [p for p in lake.root.rglob("*") if p.name in ("oee_copy", "empty")]
     assert _query(endpoint["port"], "SELECT count(*) FROM gold.oee_shift") == [(2,)]
+
+
+def test_the_attackers_probes_are_refused_before_anything_runs(endpoint):
+    """Issue 14's probes: a program run by TRANSFORM, files read by path, settings that add a
+    catalog or turn file reading back on, a table read by its path. Each is refused; nothing
+    of /etc/passwd comes back; a harmless setting and a plain query still work."""
+    lake = endpoint["lake"]
+    secrets = lake.root / "_workbench" / "secrets.json"
+    probes = [
+        ("SELECT TRANSFORM('x') USING 'id' AS (out STRING)", "TRANSFORM"),
+        ("SELECT * FROM text.`/etc/passwd`", None),
+        ("SELECT * FROM csv.`/etc/passwd`", None),
+        (f"SELECT * FROM json.`{secrets}`", None),
+        ("CREATE TEMPORARY VIEW leak AS SELECT * FROM text.`/etc/passwd`", None),
+        ("CACHE TABLE leak2 AS SELECT * FROM text.`/etc/passwd`", None),
+        ("CREATE TEMPORARY VIEW leak3 USING csv OPTIONS (path '/etc/passwd')", None),
+        (
+            "SET spark.sql.catalog.mes="
+            "org.apache.spark.sql.execution.datasources.v2.jdbc.JDBCTableCatalog",
+            "SET spark.sql.catalog.mes",
+        ),
+        ("SET spark.sql.runSQLOnFiles=true", "SET spark.sql.runSQLOnFiles"),
+        (f"SELECT * FROM delta.`{lake.path('gold.energy')}`", None),
+    ]
+    accepted = []
+    with closing(connect(endpoint["port"])) as conn, closing(conn.cursor()) as cur:
+        for sql, named in probes:
+            try:
+                cur.execute(sql)
+                accepted.append((sql, cur.fetchall() if cur.description else None))
+            except Exception as exc:
+                if named and named not in str(exc):
+                    accepted.append((sql, f"refused without naming {named!r}: {str(exc)[:200]}"))
+        cur.execute("SET spark.sql.session.timeZone=UTC")
+        cur.execute("SELECT count(*) FROM gold.oee_shift")
+        assert cur.fetchall() == [(2,)]
+    assert accepted == []
 
 
 def test_every_gold_example_runs_through_the_endpoint(endpoint):

@@ -12,7 +12,10 @@ import org.apache.spark.sql.catalyst.analysis.LocalTempView$;
 import org.apache.spark.sql.catalyst.expressions.Expression;
 import org.apache.spark.sql.catalyst.plans.logical.Command;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
+import org.apache.spark.sql.connector.catalog.Identifier;
 import org.apache.spark.sql.execution.command.CreateViewCommand;
+import org.apache.spark.sql.execution.command.SetCommand;
+import org.apache.spark.sql.execution.datasources.v2.DataSourceV2Relation;
 
 import scala.Function1;
 import scala.runtime.BoxedUnit;
@@ -22,7 +25,10 @@ import scala.runtime.BoxedUnit;
  * refuses any plan holding a command that is not on a short list of read-only ones (SHOW,
  * DESCRIBE, EXPLAIN, SET, USE, CACHE, temporary views). Writes of every kind are commands
  * (INSERT, DELETE, UPDATE, MERGE, CREATE/DROP/ALTER, TRUNCATE, OPTIMIZE, VACUUM, ADD JAR…),
- * so none reaches execution. Enabled with
+ * so none reaches execution. It also refuses what would reach beyond the lake's tables: a
+ * program run by TRANSFORM ... USING, a SET of anything but a few display settings (a JDBC
+ * catalog, file reading turned back on), a Delta table named by its path. Files by path
+ * (text.`/etc/...`) need spark.sql.runSQLOnFiles, which the endpoint turns off. Enabled with
  * {@code spark.sql.extensions=org.plantlake.sql.ReadOnlyExtension}.
  *
  * <p>The endpoint's own session, which registers the lake's tables by name, is exempted by
@@ -46,6 +52,17 @@ public final class ReadOnlyExtension implements Function1<SparkSessionExtensions
   private static final String[] READ_ONLY_PREFIXES = {"Show", "Describe", "Explain"};
 
   private static final Set<String> REFLECTION = Set.of("CallMethodViaReflection", "TryReflect");
+
+  /**
+   * Session settings a client may change: how results look, never where data comes from
+   * (catalogs, files, data sources) or what runs. Every other `SET key=value` is refused.
+   */
+  private static final Set<String> SETTABLE =
+      Set.of(
+          "spark.sql.session.timeZone", "spark.sql.ansi.enabled", "spark.sql.legacy.timeParserPolicy",
+          "spark.sql.shuffle.partitions", "spark.sql.autoBroadcastJoinThreshold",
+          "spark.sql.caseSensitive", "spark.sql.datetime.java8API.enabled",
+          "spark.sql.adaptive.enabled", "spark.sql.thriftServer.incrementalCollect");
 
   /** What a write is called in the message, where the class name does not say it plainly. */
   private static final Map<String, String> KINDS =
@@ -92,6 +109,26 @@ public final class ReadOnlyExtension implements Function1<SparkSessionExtensions
         node -> {
           if (node instanceof Command && !isReadOnly(node)) {
             throw refusal(kind(node));
+          }
+          String name = node.getClass().getSimpleName();
+          // TRANSFORM ... USING 'program' runs a program on the server.
+          if (name.contains("ScriptTransformation")) {
+            throw refusal("TRANSFORM USING (running programs)");
+          }
+          if (node instanceof SetCommand) {
+            scala.Option<scala.Tuple2<String, scala.Option<String>>> kv = ((SetCommand) node).kv();
+            if (kv.isDefined() && kv.get()._2().isDefined() && !SETTABLE.contains(kv.get()._1())) {
+              throw refusal("SET " + kv.get()._1());
+            }
+          }
+          // Only the lake's tables, by name: `delta.`/path`` names a table by its folder. (Files
+          // by path, text.`/etc/…`, need spark.sql.runSQLOnFiles, which the endpoint turns off
+          // and SET may not turn on; Delta's own reads of its log are path relations too.)
+          if (node instanceof DataSourceV2Relation) {
+            scala.Option<Identifier> id = ((DataSourceV2Relation) node).identifier();
+            if (id.isEmpty() || id.get().name().startsWith("/") || id.get().name().contains(":")) {
+              throw refusal("reading a table by path (only the lake's tables, by name)");
+            }
           }
           // reflect()/java_method() call any static Java method: System.exit, for one.
           Function1<Expression, BoxedUnit> refuseReflection =
