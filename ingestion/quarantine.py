@@ -59,6 +59,11 @@ def quarantined(
     Its id derives from what was received (source, address, bytes) and the reason, never from
     the time: a retained message or a redelivery that is quarantined again lands once.
     """
+    if address is not None:
+        try:
+            address.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: keep a readable, landable address
+            address = address.encode("utf-8", "backslashreplace").decode("utf-8")
     if record_id is None:
         digest = hashlib.sha256()
         for part in ("quarantine", source, address or "", reason.value):

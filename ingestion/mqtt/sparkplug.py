@@ -510,10 +510,6 @@ class SparkplugDecoder:
     def _quarantined(
         self, topic: str, payload: bytes, received_at: datetime, rejected: Rejected
     ) -> LandingRecord:
-        try:
-            topic.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: keep a readable, landable address
-            topic = topic.encode("utf-8", "backslashreplace").decode("utf-8")
         return quarantined(
             self.source, topic, payload, received_at, rejected.reason, rejected.detail
         )
