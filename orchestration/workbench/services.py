@@ -42,7 +42,9 @@ DAGSTER_YAML = (
     # One run at a time: each run starts a Spark driver, and the sensors fire every minute.
     "concurrency:\n  runs:\n    max_concurrent_runs: 1\n"
 )
-INFRASTRUCTURE = ("mosquitto", "postgres")  # stopped last: the others are their clients
+INFRASTRUCTURE = ("mosquitto", "postgres")
+# the workbench's passwords, by name (kept in <lake>/_workbench/secrets.json, mode 0600)
+SECRETS = ("mqtt", "postgres")  # stopped last: the others are their clients
 
 
 @dataclass
@@ -124,13 +126,15 @@ class Workbench:
             yield
 
     def _secrets(self) -> dict[str, str]:
-        """Passwords made once per lake (the broker's password file and the database keep them)."""
+        """Passwords made once per lake (the broker's password file and the database keep them):
+        every name of SECRETS, a new one made the first time a name is asked for."""
         path = self.home / "secrets.json"
-        if path.exists():
-            return json.loads(path.read_text())
-        made = {"mqtt": secrets.token_urlsafe(12), "postgres": secrets.token_urlsafe(12)}
-        write_private(path, json.dumps(made))
-        return made
+        kept = json.loads(path.read_text()) if path.exists() else {}
+        missing = [name for name in SECRETS if name not in kept]
+        if missing:
+            kept |= {name: secrets.token_urlsafe(12) for name in missing}
+            write_private(path, json.dumps(kept, indent=1))
+        return kept
 
     # -- up ----------------------------------------------------------------------------------------
     def up(
