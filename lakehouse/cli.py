@@ -7,6 +7,7 @@ Sub-commands are discovered from the `plantlake.cli` entry-point group (`plantla
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from enum import StrEnum
 from importlib.metadata import entry_points
@@ -26,6 +27,14 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def _owner_only() -> None:
+    """Everything a plantlake command creates, and the services it starts, is its owner's alone."""
+    from lakehouse.private import OWNER_ONLY_UMASK
+
+    os.umask(OWNER_ONLY_UMASK)
 
 
 class OutputFormat(StrEnum):

@@ -19,3 +19,25 @@ def write_private(path: Path, data: str | bytes) -> Path:
         os.fsync(out.fileno())
     os.replace(tmp, path)
     return path
+
+
+# What every plantlake command creates: files 0600, folders 0700 (Spark's files too, through
+# Hadoop's own umask in lakehouse.spark).
+OWNER_ONLY_UMASK = 0o077
+
+
+def make_owner_only(root: Path) -> int:
+    """Take group and other rights off everything under `root` (files and folders made before
+    plantlake created them owner-only, or by another tool); returns how many were changed."""
+    changed = 0
+    for folder, dirs, files in os.walk(root):
+        for path in (folder, *(os.path.join(folder, name) for name in (*dirs, *files))):
+            try:
+                mode = os.lstat(path).st_mode
+                if mode & 0o077 and not os.path.islink(path):
+                    os.chmod(path, mode & ~0o077 & 0o7777)
+                    changed += 1
+            except FileNotFoundError:  # removed meanwhile (a writer's temporary file)
+                continue
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+    return changed

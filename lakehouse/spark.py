@@ -64,6 +64,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.databricks.delta.snapshotPartitions": "2",
         "spark.databricks.delta.optimizeMetadataOnlyQueries": "true",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Hadoop's local file system sets each file's mode itself (its own umask, 022 by
+        # default, not the process's): the lake is its owner's alone (0600 files, 0700 folders)
+        "spark.hadoop.fs.permissions.umask-mode": "077",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }

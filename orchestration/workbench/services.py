@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from lakehouse.private import write_private
+from lakehouse.private import make_owner_only, write_private
 from lakehouse.services.ports import LOOPBACK, ServiceStartError
 from lakehouse.services.processes import (
     ProcessRef,
@@ -153,6 +153,7 @@ class Workbench:
                     )
                 self.state_file.unlink()  # stale: every recorded process has ended
             self._check_ports()
+            self._owner_only()
             state = State(str(self.lake_root), datetime.now(UTC).isoformat(timespec="seconds"))
             try:
                 self._start_all(state, timeout_s, progress)
@@ -164,6 +165,15 @@ class Workbench:
             state.ready = True
             self._save(state)
             return state
+
+    def _owner_only(self) -> None:
+        """The lake, the MLflow store, the logs and the configs are the owner's alone. As root, the
+        broker and the database run as users of their own: they may pass through the lake's
+        folder and the workbench's (0711: no listing) to their own folders, nothing else."""
+        make_owner_only(self.lake_root)
+        if os.geteuid() == 0:
+            for folder in (self.lake_root, self.home):
+                folder.chmod(0o711)
 
     def _ports(self) -> dict[str, int]:
         ports = self.settings.ports.model_dump()
