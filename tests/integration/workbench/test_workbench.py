@@ -43,7 +43,9 @@ def workbench(spark):
 
     base = Path(tempfile.mkdtemp(prefix="plantlake-workbench-"))
     base.chmod(0o755)  # PostgreSQL runs as the `postgres` user when we are root
-    lake_root = base / "lake"
+    # deep, as a checkout may be: no Unix socket of any service may live under it (107 bytes)
+    lake_root = base / ("a-rather-long-folder-name-of-a-checkout-" * 3) / "lake"
+    assert len(str(lake_root / "_workbench" / "postgres" / "sock" / ".s.PGSQL.54321")) > 107
     Lake(spark, lake_root).create_all()
     ports = {}
     while len(set(ports.values())) < len(SERVICES):
@@ -140,6 +142,23 @@ def test_no_secret_is_on_a_command_line_and_secret_files_are_private(workbench):
     assert shown and not [line for line in shown if any(s in line for s in secrets)]
     for private in (home / "secrets.json", *home.rglob("passwd"), *home.glob("*.json")):
         assert private.stat().st_mode & 0o077 == 0, f"{private} is readable by others"
+
+
+def test_the_lake_is_the_owners_alone(workbench):
+    """Data, the MLflow store, logs and configs: nothing another local user may read. The lake's
+    and the workbench's folders may be passed through (0711) by the broker's and database's users."""
+    lake = workbench["lake"]
+    assert (lake / "_landing").is_dir() and (lake / "_workbench" / "logs").is_dir()
+    open_to_others = {}
+    for folder, dirs, files in os.walk(lake):
+        for name in (*dirs, *files):
+            path = Path(folder, name)
+            mode = path.lstat().st_mode & 0o777
+            passable = path == lake / "_workbench" and mode == 0o711
+            if mode & 0o077 and not passable and not path.is_symlink():
+                open_to_others[str(path.relative_to(lake))] = oct(mode)
+    assert open_to_others == {}
+    assert lake.stat().st_mode & 0o077 in (0, 0o011)
 
 
 def test_dagster_serves_every_definition(workbench):
