@@ -17,7 +17,8 @@ ORDER = ["mosquitto", "postgres", "plant", "ingestion", "dagster", "mlflow", "ju
 
 def _console() -> Console:
     console = Console()
-    return console if console.is_terminal else Console(width=250)  # whole URLs in logs and pipes
+    # whole URLs and paths in logs and pipes (a table only grows as wide as its content)
+    return console if console.is_terminal else Console(width=2000)
 
 
 def _workbench() -> Workbench:
