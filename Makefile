@@ -17,8 +17,8 @@ test: setup       ## the whole test suite
 fuzz: setup       ## the connectors' decoders under a long property-based run (FUZZ_EXAMPLES per target)
 	@HYPOTHESIS_PROFILE=fuzz .venv/bin/pytest -m fuzz -p no:cacheprovider --timeout=0 --durations=0 --hypothesis-show-statistics
 
-up: setup         ## the workbench on 127.0.0.1: broker, database, live plant, ingestion, Dagster, MLflow, JupyterLab, SQL
-	@.venv/bin/plantlake up
+up: setup         ## the workbench on 127.0.0.1: broker, database, live plant, ingestion, Dagster, MLflow, JupyterLab, SQL (TLS=1: MQTT over TLS)
+	@.venv/bin/plantlake up $(if $(filter 1,$(TLS)),--tls)
 
 down:             ## stop exactly what `make up` started
 	@.venv/bin/plantlake down

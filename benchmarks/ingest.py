@@ -269,6 +269,7 @@ def loader_benchmark(work: Path) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        work.chmod(0o755)  # the broker's user (mosquitto) must reach its folder when we are root
         mqtt_benchmark(work)
         opcua_benchmark(work)
         loader_benchmark(work)

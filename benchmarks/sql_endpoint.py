@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -57,7 +58,11 @@ def time_runs(run, sql: str, runs: int) -> list[float]:
 
 def through_endpoint(lake_root: Path, examples: list[Example], runs: int, env: dict) -> list:
     from lakehouse.sql_endpoint import connect
+    from lakehouse.sql_users import add_user, remove_user, users_file
 
+    # an analyst account for this run only, removed again at the end
+    user, password = f"bench-{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    add_user(users_file(lake_root), user, "analyst", password)
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="plantlake-bench-endpoint-", suffix=".log")[1])
     process = subprocess.Popen(
@@ -74,7 +79,7 @@ def through_endpoint(lake_root: Path, examples: list[Example], runs: int, env: d
                 raise RuntimeError(f"the endpoint did not start; log {log}")
             time.sleep(0.5)
         print(f"endpoint ready in {time.perf_counter() - started:.0f} s", flush=True)
-        with closing(connect(port)) as conn, closing(conn.cursor()) as cur:
+        with closing(connect(port, user, password)) as conn, closing(conn.cursor()) as cur:
 
             def run(sql: str) -> None:
                 cur.execute(sql)
@@ -84,6 +89,7 @@ def through_endpoint(lake_root: Path, examples: list[Example], runs: int, env: d
     finally:
         stop_process(process, timeout_s=60)
         log.unlink(missing_ok=True)
+        remove_user(users_file(lake_root), user)
 
 
 def in_process(lake_root: Path, examples: list[Example], runs: int) -> list:

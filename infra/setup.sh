@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
-DEBIAN_PACKAGES=(mosquitto postgresql openjdk-17-jdk-headless maven)
+DEBIAN_PACKAGES=(mosquitto mosquitto-clients postgresql openjdk-17-jdk-headless maven caddy)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

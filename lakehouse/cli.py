@@ -153,6 +153,7 @@ def sql_endpoint(
 ) -> None:
     """Serve every lake table by name over JDBC/ODBC (HiveServer2) on 127.0.0.1 until stopped.
 
+    Clients sign in with an account of `plantlake users` and read the schemas of its role.
     Read-only unless --read-write. Prints a line with `ready` and the JDBC URL once clients can
     connect; SIGTERM or Ctrl-C stops it.
     """
@@ -180,6 +181,82 @@ def sql_endpoint(
     except (EndpointStartError, SparkSetupError) as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+
+
+users_app = typer.Typer(
+    help="Accounts of the SQL endpoint (name, password, role), in <lake>/_workbench/sql-users.json.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+
+
+def _users_file():
+    from lakehouse.sql_users import users_file
+
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        err_console.print(f"[red]configuration error[/red]\n{exc}")
+        raise typer.Exit(2) from None
+    return users_file(settings.lake_root)
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="login name"),
+    role: str = typer.Option(
+        ..., "--role", help="analyst (reads silver and gold) or engineer (every layer)"
+    ),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="read the password from the first line of stdin"
+    ),
+    replace: bool = typer.Option(
+        False, "--replace", help="give an existing user this role and a new password"
+    ),
+) -> None:
+    """Add a user; the password is asked for twice (or read from stdin), never an argument."""
+    from lakehouse.sql_users import ROLES, SqlUserError, add_user, check_new_user
+
+    path = _users_file()
+    try:
+        check_new_user(name, role)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        add_user(path, name, role, password, replace=replace)
+    except SqlUserError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    err_console.print(
+        f"{name} ({role}: reads {', '.join(ROLES[role])}) can sign in to the SQL endpoint now"
+    )
+
+
+@users_app.command("remove")
+def users_remove(name: str = typer.Argument(..., help="login name")) -> None:
+    """Remove a user: its next login is refused, and so are its open sessions' statements."""
+    from lakehouse.sql_users import SqlUserError, remove_user
+
+    try:
+        remove_user(_users_file(), name)
+    except SqlUserError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    err_console.print(f"removed {name}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user with its role and the schemas it reads (no password hashes)."""
+    from lakehouse.sql_users import ROLES, list_users
+
+    table = Table(title=f"SQL endpoint users ({_users_file()})")
+    for column in ("user", "role", "reads"):
+        table.add_column(column)
+    for name, role in list_users(_users_file()):
+        table.add_row(name, role, ", ".join(ROLES.get(role, ())))
+    console.print(table)
 
 
 def _port_is_free(host: str, port: int) -> bool:

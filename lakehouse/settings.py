@@ -42,10 +42,11 @@ class Ports(BaseModel):
     mqtt: Port = 1883
     postgres: Port = 5433
     opcua: Port = 4840
+    # the web UIs' front door (one port, one origin per UI; the UIs themselves on Unix sockets)
     dagster: Port = 3000
     mlflow: Port = 5000
     sql: Port = 10000
-    jupyter: Port = 8888
+    jupyter: Port = 8888  # the front door too
     ingest_metrics: Port = 9464  # Prometheus /metrics of the ingestion service
 
 

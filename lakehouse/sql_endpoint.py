@@ -1,12 +1,14 @@
 """The SQL endpoint: Spark's Thrift server (HiveServer2 protocol) serving every lake table by name.
 
-beeline, JDBC and DB-API clients connect to `jdbc:hive2://127.0.0.1:<port>`; the endpoint is
+beeline, JDBC and DB-API clients connect to `jdbc:hive2://127.0.0.1:<port>` with a user and password
+of the lake's users file (`plantlake users`); each reads the schemas of its role. The endpoint is
 read-only unless started with `read_write=True` (`plantlake sql-endpoint --read-write`).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import signal
 import tempfile
@@ -21,6 +23,7 @@ from lakehouse.lake import Lake, open_lake
 from lakehouse.services.ports import LOOPBACK
 from lakehouse.settings import REPO_ROOT, Settings
 from lakehouse.spark import SparkSetupError, get_spark, spark_conf
+from lakehouse.sql_users import list_users, role_conf, users_file
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,9 @@ READONLY_JAR = REPO_ROOT / "infra" / "readonly" / "build" / "plantlake-readonly.
 READONLY_EXTENSION = "org.plantlake.sql.ReadOnlyExtension"
 READ_ONLY_REFUSAL = "plantlake SQL endpoint is read-only"
 THRIFT_SERVER = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+PASSWORD_CHECK = "org.plantlake.sql.PasswordAuthenticator"
+# The account the endpoint signs in with to warm itself up: in the JVM's memory while it starts.
+WARM_UP_USER = "_endpoint"
 WORK_FOLDERS = ("operation_logs", "scratch", "local_scratch", "resources", "warehouse")
 
 
@@ -41,22 +47,22 @@ def jdbc_url(port: int) -> str:
     return f"jdbc:hive2://{LOOPBACK}:{port}"
 
 
-def connect(port: int, user: str = "analyst", timeout_s: float = 120.0):
-    """A DB-API 2.0 connection (impyla) to the endpoint on this machine's `port`.
+def connect(port: int, user: str, password: str, timeout_s: float = 120.0):
+    """A DB-API 2.0 connection (impyla) to the endpoint on this machine's `port`, signed in as
+    `user` (an account of `plantlake users`).
 
-    >>> with closing(connect(10000)) as conn, closing(conn.cursor()) as cur:
+    >>> with closing(connect(10000, "analyst", password)) as conn, closing(conn.cursor()) as cur:
     ...     cur.execute("SELECT line, oee FROM gold.oee_line_day LIMIT 3")
     ...     rows = cur.fetchall()
     """
     from impala.dbapi import connect as hs2_connect
 
-    # The endpoint asks for no password; HiveServer2's SASL handshake still wants one.
     return hs2_connect(
         host=LOOPBACK,
         port=port,
         auth_mechanism="PLAIN",
         user=user,
-        password="-",
+        password=password,
         timeout=timeout_s,
     )
 
@@ -64,7 +70,8 @@ def connect(port: int, user: str = "analyst", timeout_s: float = 120.0):
 def endpoint_conf(
     settings: Settings, port: int, work_dir: Path, *, read_write: bool = False
 ) -> dict[str, str]:
-    """What the endpoint adds to `spark_conf`: the Thrift server on loopback, the read-only rule.
+    """What the endpoint adds to `spark_conf`: the Thrift server on loopback, its password check,
+    the read-only rule with the schemas of each role.
 
     The catalog stays in-memory (the lake registers its tables by name); the Thrift server's
     own Hive state (scratch, operation logs, an in-memory Derby) stays under `work_dir`,
@@ -74,7 +81,11 @@ def endpoint_conf(
         "server2.thrift.port": str(port),
         "server2.thrift.bind.host": LOOPBACK,
         "server2.transport.mode": "binary",
-        "server2.authentication": "NONE",
+        # a user and password of the users file (PASSWORD_CHECK, named to Hive in start_endpoint)
+        "server2.authentication": "CUSTOM",
+        "server2.custom.authentication.class": PASSWORD_CHECK,
+        # no `hive.server2.proxy.user` in a session's settings: an analyst may not act as another
+        "server2.allow.user.substitution": "false",
         "server2.enable.doAs": "false",
         "server2.logging.operation.log.location": str(work_dir / "operation_logs"),
         "exec.scratchdir": str(work_dir / "scratch"),
@@ -98,15 +109,15 @@ def endpoint_conf(
     if not read_write:  # no `text.\`/etc/…\``: the read-only rule refuses file relations too
         conf["spark.sql.runSQLOnFiles"] = "false"
     base = spark_conf(settings)
-    jars = base["spark.jars"].split(",")
+    if not READONLY_JAR.is_file():
+        raise SparkSetupError(
+            f"{READONLY_JAR} is missing: run `make setup` (it compiles the password check and "
+            f"the read-only rule of the SQL endpoint from infra/readonly/src)"
+        )
+    jars = [*base["spark.jars"].split(","), str(READONLY_JAR)]
     if not read_write:
-        if not READONLY_JAR.is_file():
-            raise SparkSetupError(
-                f"{READONLY_JAR} is missing: run `make setup` (it compiles the read-only rule "
-                f"of the SQL endpoint from infra/readonly/src)"
-            )
-        jars.append(str(READONLY_JAR))
         conf["spark.sql.extensions"] = f"{base['spark.sql.extensions']},{READONLY_EXTENSION}"
+        conf.update(role_conf())
     conf["spark.jars"] = ",".join(jars)
     # The Thrift server opens client sessions under Hive's class loader, which does not see
     # `spark.jars`: Delta's catalog and our rule must be on the JVM's class path itself.
@@ -160,6 +171,9 @@ def start_endpoint(settings: Settings, port: int, *, read_write: bool = False) -
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
     jvm = spark.sparkContext._jvm
+    # Hive makes its password check from a fresh HiveConf, which sees system properties only.
+    jvm.java.lang.System.setProperty("hive.server2.custom.authentication.class", PASSWORD_CHECK)
+    jvm.java.lang.System.setProperty("plantlake.sql.users", str(users_file(settings.lake_root)))
     # The JVM removes the folder as it exits too, even when this process is killed.
     jvm.org.apache.spark.util.ShutdownHookManager.registerShutdownDeleteDir(
         jvm.java.io.File(str(work_dir))
@@ -178,6 +192,8 @@ def start_endpoint(settings: Settings, port: int, *, read_write: bool = False) -
     try:
         client_base = spark._jsparkSession.newSession()
         endpoint._server = getattr(jvm, THRIFT_SERVER).startWithSparkSession(client_base, False)
+        if not read_write:  # the rule checks the settings each client gave its session
+            jvm.org.plantlake.sql.SessionSettings.watch(endpoint._server)
         # Hive's session code opens a metastore when a client disconnects. The URL Spark sets
         # for it does not open with the Derby pyspark ships (Hive then retries for 20 s), so
         # client sessions, whose settings copy the server's, get a working in-memory one.
@@ -201,12 +217,21 @@ def start_endpoint(settings: Settings, port: int, *, read_write: bool = False) -
 
 def _warm_up(endpoint: SqlEndpoint) -> None:
     tables = endpoint.refresh()
-    with closing(connect(endpoint.port)) as conn, closing(conn.cursor()) as cur:
-        cur.execute("SELECT 1")
-        cur.fetchall()
-        if tables:  # the first read of a Delta table loads Delta's code paths
-            cur.execute(f"SELECT * FROM {tables[0]} LIMIT 1")
+    accounts = endpoint.lake.spark.sparkContext._jvm.org.plantlake.sql.SqlUsers
+    password = secrets.token_urlsafe(16)
+    accounts.addTransient(WARM_UP_USER, "engineer", password)
+    try:
+        with (
+            closing(connect(endpoint.port, WARM_UP_USER, password)) as conn,
+            closing(conn.cursor()) as cur,
+        ):
+            cur.execute("SELECT 1")
             cur.fetchall()
+            if tables:  # the first read of a Delta table loads Delta's code paths
+                cur.execute(f"SELECT * FROM {tables[0]} LIMIT 1")
+                cur.fetchall()
+    finally:
+        accounts.forget(WARM_UP_USER)
 
 
 def serve(
@@ -230,9 +255,12 @@ def serve(
         try:
             mode = "read-only" if endpoint.read_only else "read-write"
             tables = endpoint.refresh()
+            accounts = users_file(settings.lake_root)
+            users = len(list_users(accounts))
+            hint = "" if users else "; add one with `plantlake users add NAME --role analyst`"
             ready(
                 f"plantlake SQL endpoint ready: {endpoint.url} ({mode}, {len(tables)} tables "
-                f"of {endpoint.lake.root})"
+                f"of {endpoint.lake.root}, {users} users in {accounts}{hint})"
             )
             while not stop.wait(refresh_s):
                 try:

@@ -155,6 +155,9 @@ def run(
     mqtt_host: str = typer.Option("127.0.0.1"),
     mqtt_port: int = typer.Option(0, help="MQTT broker port (0: no MQTT)"),
     mqtt_user: str = typer.Option("plantlake", help="password from PLANTLAKE_MQTT_PASSWORD"),
+    mqtt_tls_ca: Path | None = typer.Option(
+        None, help="connect to the broker by TLS, verifying its certificate with this CA (PEM)"
+    ),
     postgres: str = typer.Option(
         "", help="MES/ERP database, libpq conninfo without password (PLANTLAKE_PG_PASSWORD)"
     ),
@@ -171,7 +174,13 @@ def run(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     mqtt = (
-        BrokerOptions(mqtt_host, mqtt_port, mqtt_user, os.environ.get("PLANTLAKE_MQTT_PASSWORD"))
+        BrokerOptions(
+            mqtt_host,
+            mqtt_port,
+            mqtt_user,
+            os.environ.get("PLANTLAKE_MQTT_PASSWORD"),
+            str(mqtt_tls_ca) if mqtt_tls_ca else None,
+        )
         if mqtt_port
         else None
     )

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -87,3 +94,77 @@ def small_lake(_history_lake):
     """
     _history_lake.attach()
     return _history_lake
+
+
+@contextlib.contextmanager
+def _sql_endpoint(lake_root: Path, log: Path) -> Iterator[SimpleNamespace]:
+    """`plantlake sql-endpoint` over `lake_root` in a process of its own, as `make up` runs it:
+    `.wait_ready()` once the lake is written (the JVM starts meanwhile), stopped on exit."""
+    from lakehouse.services.ports import free_port, stop_process
+    from lakehouse.sql_endpoint import jdbc_url
+
+    port = free_port()
+    env = dict(
+        os.environ,
+        SPARK_LOCAL_IP="127.0.0.1",
+        PLANTLAKE_LAKE_ROOT=str(lake_root),
+        PLANTLAKE_SPARK_MASTER="local[2]",
+        PLANTLAKE_SPARK_DRIVER_MEMORY="1g",
+        PLANTLAKE_SPARK_SHUFFLE_PARTITIONS="2",
+    )
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "lakehouse.cli", "sql-endpoint"),
+            "--refresh-s",
+            "1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def wait_ready(timeout_s: float = 240) -> None:
+        deadline = time.monotonic() + timeout_s
+        while "ready" not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"the endpoint did not start (exit {process.poll()}); log {log}:\n"
+                    + log.read_text()[-4000:]
+                )
+            time.sleep(0.5)
+
+    def beeline(user: str, password: str, *args: str, url: str = "") -> subprocess.CompletedProcess:
+        """beeline signed in as `user` (the password from a private file: -p shows in `ps`)."""
+        import pyspark
+
+        from lakehouse.private import write_private
+
+        password_file = write_private(log.with_name(f"beeline-{user}.password"), password)
+        return subprocess.run(
+            [
+                *(str(Path(sys.executable).parent / "beeline"), "-u", url or jdbc_url(port)),
+                *("-n", user, "-w", str(password_file), *args),
+            ],
+            env=dict(os.environ, SPARK_HOME=str(Path(pyspark.__file__).parent)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    try:
+        yield SimpleNamespace(
+            process=process, port=port, log=log, env=env, wait_ready=wait_ready, beeline=beeline
+        )
+    finally:
+        stop_process(process)
+        if process.poll() is None:  # stop_process gave up: the group we started, by its id
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def sql_endpoint_process():
+    """A context manager (lake root, log file) → the running endpoint (process, port, log, env)."""
+    return _sql_endpoint

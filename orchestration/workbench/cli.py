@@ -12,7 +12,10 @@ from orchestration.workbench.services import AlreadyRunning, State, Workbench
 
 up_app = typer.Typer(help="Start the workbench on 127.0.0.1 (every service, detached).")
 down_app = typer.Typer(help="Stop what `plantlake up` started.")
-ORDER = ["mosquitto", "postgres", "plant", "ingestion", "dagster", "mlflow", "jupyter", "sql"]
+ORDER = (
+    *("mosquitto", "postgres", "plant", "ingestion"),
+    *("web", "dagster", "mlflow", "jupyter", "sql"),  # web: the front door of the three UIs
+)
 
 
 def _console() -> Console:
@@ -21,11 +24,11 @@ def _console() -> Console:
     return console if console.is_terminal else Console(width=2000)
 
 
-def _workbench() -> Workbench:
+def _workbench(tls: bool = False) -> Workbench:
     from lakehouse.settings import SettingsError, get_settings
 
     try:
-        return Workbench(get_settings())
+        return Workbench(get_settings(), tls=tls)
     except SettingsError as exc:
         Console(stderr=True).print(f"[red]configuration error[/red]\n{exc}")
         raise typer.Exit(2) from None
@@ -51,13 +54,19 @@ def up(
     timeout: float = typer.Option(
         300, help="seconds for all services to be ready before giving up"
     ),
+    tls: bool = typer.Option(
+        False,
+        "--tls",
+        help="the MQTT broker speaks TLS only, with a certificate of the lake's own CA "
+        "(<lake>/_workbench/tls/ca.pem; made once)",
+    ),
 ) -> None:
     """Start Mosquitto, PostgreSQL, the live plant, ingestion, Dagster, MLflow, JupyterLab and
     the SQL endpoint on 127.0.0.1; print where each one is."""
     from lakehouse.services.ports import ServiceStartError
 
     console = _console()
-    workbench = _workbench()
+    workbench = _workbench(tls)
     started = time.monotonic()
     try:
         with console.status("starting the workbench…") as status:

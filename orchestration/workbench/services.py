@@ -8,7 +8,10 @@ import fcntl
 import json
 import os
 import secrets
+import shlex
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,16 +25,15 @@ from lakehouse.private import make_owner_only, write_private
 from lakehouse.services.ports import LOOPBACK, ServiceStartError
 from lakehouse.services.processes import (
     ProcessRef,
-    http_ok,
     port_open,
     spawn,
     stop_family,
     wait_ready,
 )
 from lakehouse.settings import REPO_ROOT, Settings
+from orchestration.workbench import front_door
 
 BIN = Path(sys.executable).parent
-MQTT_USER = PG_USER = "plantlake"
 PG_DBNAME = "plant"
 # The plant runs in real time (speed 1) for this long; its simulation is built for it up front.
 PLANT_WALL_CLOCK_RUN = "7d"
@@ -44,7 +46,15 @@ DAGSTER_YAML = (
 )
 INFRASTRUCTURE = ("mosquitto", "postgres")
 # the workbench's passwords, by name (kept in <lake>/_workbench/secrets.json, mode 0600)
-SECRETS = ("mqtt", "postgres")  # stopped last: the others are their clients
+SECRETS = (
+    *("mqtt_plant", "mqtt_ingestion", "mqtt_reader"),
+    *("pg_admin", "pg_plant", "pg_ingestion", "pg_reader"),  # orchestration.workbench.database
+    "web",  # the login of the web UIs' front door (orchestration.workbench.front_door)
+    "sql_analyst",  # the SQL endpoint's `analyst` account (lakehouse.sql_users)
+)
+# the broker's accounts, by secret name: username, and role in lakehouse.services.mosquitto.ACL
+# (the plant publishes, ingestion reads and asks for rebirths, people only read)
+MQTT_ACCOUNTS = {"mqtt_plant": "plant", "mqtt_ingestion": "ingestion", "mqtt_reader": "reader"}
 
 
 @dataclass
@@ -75,6 +85,8 @@ class State:
     started_at: str
     services: list[Service] = field(default_factory=list)
     ready: bool = False
+    # the web UIs' Unix sockets: a short private folder (a socket path has at most 107 bytes)
+    sockets: str | None = None
 
     def running(self) -> list[Service]:
         return [s for s in self.services if s.alive()]
@@ -95,8 +107,9 @@ class AlreadyRunning(RuntimeError):
 class Workbench:
     """The workbench of one lake (`settings.lake_root`), on the ports of `settings.ports`."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, tls: bool = False):
         self.settings = settings
+        self.tls = tls  # the broker speaks TLS only, with a certificate of the lake's own CA
         self.lake_root = Path(settings.lake_root).resolve()
         self.home = self.lake_root / "_workbench"
         self.logs = self.home / "logs"
@@ -112,6 +125,7 @@ class Workbench:
             raw["started_at"],
             [Service(**s) for s in raw["services"]],
             raw.get("ready", False),
+            raw.get("sockets"),
         )
 
     def _save(self, state: State) -> None:
@@ -151,6 +165,7 @@ class Workbench:
                     raise AlreadyRunning(
                         previous, [s for s in previous.recorded() if not s.alive()]
                     )
+                _remove_sockets(previous)
                 self.state_file.unlink()  # stale: every recorded process has ended
             self._check_ports()
             self._owner_only()
@@ -203,9 +218,8 @@ class Workbench:
         they need nothing else), then the broker and the database, then ingestion and the plant."""
         import plant
         from lakehouse.plant_model import install_model, lake_model_path
-        from lakehouse.services.mosquitto import start_mosquitto
-        from lakehouse.services.postgres import start_postgres
-        from plant.servers.mes import MesWriter
+        from lakehouse.services.mosquitto import MqttAccount, start_mosquitto
+        from orchestration.workbench.database import PLANT, READER, start_database
 
         if not lake_model_path(self.lake_root).exists():
             # the live plant is the simulator: its model file tells plantlake what it sends
@@ -226,10 +240,25 @@ class Workbench:
         def log(key: str) -> Path:
             return self.logs / f"{key}.log"
 
-        progress("starting Dagster, MLflow, JupyterLab and the SQL endpoint")
-        for service, command, extra_env, ready in self._web_services():
+        progress("starting Dagster, MLflow, JupyterLab, their front door and the SQL endpoint")
+        state.sockets = tempfile.mkdtemp(prefix="plantlake-")  # mode 0700: only we reach the UIs
+        self._save(state)
+        doors = front_door.doors(ports, Path(state.sockets))
+        for service, command, extra_env, ready in self._web_services(doors):
             spawned = spawn(command, Path(service.log), env=env | extra_env, cwd=REPO_ROOT)
             waits.append((record(service, spawned.pid), ready))
+        command, door_env = front_door.prepare(self.home / "caddy", doors, secret["web"])
+        door = Service(
+            "web",
+            "front door (Caddy): Dagster, MLflow, JupyterLab",
+            ", ".join(d.url for d in doors),
+            f"{front_door.USER} / {secret['web']}",
+            str(log("front-door")),
+        )
+        spawned = spawn(command, log("front-door"), env=env | door_env, cwd=self.home)
+        waits.append(
+            (record(door, spawned.pid), lambda: all(map(front_door.asks_for_login, doors)))
+        )
         if not sql_endpoint_available():
             state.services.append(
                 Service(
@@ -239,44 +268,46 @@ class Workbench:
             self._save(state)
 
         progress("starting Mosquitto and PostgreSQL")
+        tls = self._broker_tls()
         broker = start_mosquitto(
-            self.home / "mosquitto", ports.mqtt, MQTT_USER, secret["mqtt"], log("mosquitto")
+            self.home / "mosquitto",
+            ports.mqtt,
+            log_file=log("mosquitto"),
+            accounts=[
+                MqttAccount(role, secret[name], role) for name, role in MQTT_ACCOUNTS.items()
+            ],
+            tls=tls,
         )
+        reader = broker.account("reader")  # the table is for people: they only read
         record(
             Service(
                 "mosquitto",
                 "Mosquitto (MQTT)",
-                f"mqtt://{LOOPBACK}:{ports.mqtt}",
-                f"{MQTT_USER} / {secret['mqtt']}",
+                f"{'mqtts' if tls else 'mqtt'}://{LOOPBACK}:{ports.mqtt}",
+                f"{reader.username} / {reader.password}" + (f"; CA {tls.ca_file}" if tls else ""),
                 str(broker.log),
             ),
             broker.pid,
         )
-        pg = start_postgres(
-            self.home / "postgres",
-            ports.postgres,
-            PG_USER,
-            secret["postgres"],
-            PG_DBNAME,
-            log_file=log("postgres"),
+        # the roles, the MES schema (made by the plant) and the read grants, before the
+        # extractor's first poll; the superuser's password is for `up` alone
+        pg = start_database(
+            self.home / "postgres", ports.postgres, PG_DBNAME, secret, log("postgres")
         )
         record(
             Service(
                 "postgres",
                 "PostgreSQL (MES/ERP)",
                 f"postgresql://{LOOPBACK}:{ports.postgres}/{PG_DBNAME}",
-                f"{PG_USER} / {secret['postgres']}",
+                f"{READER} / {secret['pg_reader']}",
                 str(pg.log),
+                note="read-only: SELECT on the MES/ERP tables",
             ),
             pg.pid,
         )
-        MesWriter(pg.conninfo()).close()  # the MES schema exists before the extractor's first poll
 
         progress("starting ingestion and the plant")
-        env_clients = env | {
-            "PLANTLAKE_MQTT_PASSWORD": secret["mqtt"],
-            "PLANTLAKE_PG_PASSWORD": secret["postgres"],
-        }
+        env_clients = env  # each client is given its own passwords below
         config = self._ingestion_config()
         landing = self.lake_root / "_landing"
         ingestion = Service(
@@ -288,7 +319,11 @@ class Workbench:
             f"health: plantlake ingest status -c {config}",
         )
         command = [*_plantlake(), "ingest", "run", "--config", str(config), "--no-load"]
-        spawned = spawn(command, log("ingestion"), env=env_clients, cwd=REPO_ROOT)
+        mqtt_password = {"PLANTLAKE_MQTT_PASSWORD": secret["mqtt_ingestion"]}
+        pg_password = {"PLANTLAKE_PG_PASSWORD": secret["pg_ingestion"]}
+        spawned = spawn(
+            command, log("ingestion"), env=env_clients | mqtt_password | pg_password, cwd=REPO_ROOT
+        )
         waits.append(
             (record(ingestion, spawned.pid), lambda: self._ingestion_reporting(config, landing))
         )
@@ -312,51 +347,59 @@ class Workbench:
             "--mqtt-port",
             str(ports.mqtt),
             "--mqtt-user",
-            MQTT_USER,
+            MQTT_ACCOUNTS["mqtt_plant"],
+            *(["--mqtt-tls-ca", str(self._broker_tls().ca_file)] if self.tls else []),
             "--postgres",
-            f"host={LOOPBACK} port={ports.postgres} dbname={PG_DBNAME} user={PG_USER}",
+            f"host={LOOPBACK} port={ports.postgres} dbname={PG_DBNAME} user={PLANT}",
         ]
-        spawned = spawn(command, log("plant"), env=env_clients, cwd=REPO_ROOT)
+        mqtt_password = {"PLANTLAKE_MQTT_PASSWORD": secret["mqtt_plant"]}
+        pg_password = {"PLANTLAKE_PG_PASSWORD": secret["pg_plant"]}
+        spawned = spawn(
+            command, log("plant"), env=env_clients | mqtt_password | pg_password, cwd=REPO_ROOT
+        )
         waits.append((record(plant, spawned.pid), lambda: port_open(ports.opcua)))
 
         progress("waiting for " + ", ".join(s.name.split(" (")[0] for s, _ in waits))
         _wait_all(waits, deadline)
 
-    def _web_services(self):
-        """(service, command, extra environment, ready) of Dagster, MLflow, JupyterLab and the SQL endpoint."""
+    def _web_services(self, doors: list[front_door.Door]):
+        """(service, command, extra environment, ready) of Dagster, MLflow, JupyterLab and the SQL
+        endpoint; the three UIs listen on the Unix sockets of their `doors` (the front door's
+        ports are the only way in)."""
         ports = self.settings.ports
         logs = self.logs
+        door = {d.key: d for d in doors}
         self._dagster_home()
         dagster = Service(
             "dagster",
             "Dagster (UI + daemon)",
-            f"http://{LOOPBACK}:{ports.dagster}",
-            "none",
+            door["dagster"].url,
+            "front door login",
             str(logs / "dagster.log"),
             whole_group=True,  # `dagster dev` stops, but its run workers go on
         )
+        dagster_socket = door["dagster"].socket
         yield (
             dagster,
             [
-                str(BIN / "dagster"),
-                "dev",
+                sys.executable,
+                "-m",
+                "orchestration.workbench.dagster_socket",  # `dagster dev`, its UI on the socket
+                str(dagster_socket),
                 "-m",
                 "orchestration.definitions",
-                "-h",
-                LOOPBACK,
-                "-p",
-                str(ports.dagster),
             ],
             {},
-            lambda: dagster_loaded(ports.dagster),
+            lambda: dagster_loaded(dagster_socket),
         )
         mlflow_dir = self.lake_root / "_mlflow"
         (mlflow_dir / "artifacts").mkdir(parents=True, exist_ok=True)
+        mlflow_door = door["mlflow"]
         mlflow = Service(
             "mlflow",
             "MLflow",
-            f"http://{LOOPBACK}:{ports.mlflow}",
-            "none",
+            mlflow_door.url,
+            "front door login",
             str(logs / "mlflow.log"),
         )
         yield (
@@ -368,23 +411,27 @@ class Workbench:
                 self.settings.resolved_tracking_uri,
                 "--artifacts-destination",
                 str(mlflow_dir / "artifacts"),
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(ports.mlflow),
+                "--uvicorn-opts",
+                f"--uds {shlex.quote(str(mlflow_door.socket))}",  # uvicorn then binds no port
+                # MLflow's own checks agree with the door's: its Host and its origin only
+                "--allowed-hosts",
+                ",".join(mlflow_door.hosts),
+                "--cors-allowed-origins",
+                ",".join(f"http://{host}" for host in mlflow_door.hosts),
                 "--workers",
                 "1",
             ],
             # no job runner: its GenAI jobs are not used here, and it is eight more processes
             {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-            lambda: http_ok(f"http://{LOOPBACK}:{ports.mlflow}/health"),
+            lambda: front_door.unix_ok(mlflow_door.socket, "/health", host=mlflow_door.hosts[0]),
         )
         token = secrets.token_hex(16)
+        jupyter_door = door["jupyter"]
         jupyter = Service(
             "jupyter",
             "JupyterLab",
-            f"http://{LOOPBACK}:{ports.jupyter}/lab?token={token}",
-            f"token {token}",
+            f"{jupyter_door.url}/lab?token={token}",
+            f"front door login, then token {token}",
             str(logs / "jupyter.log"),
         )
         notebooks = REPO_ROOT / "notebooks"
@@ -395,24 +442,30 @@ class Workbench:
                 str(BIN / "jupyter"),
                 "lab",
                 "--no-browser",
-                f"--ServerApp.ip={LOOPBACK}",
-                f"--ServerApp.port={ports.jupyter}",
-                "--ServerApp.port_retries=0",
+                f"--ServerApp.sock={jupyter_door.socket}",
+                "--ServerApp.sock_mode=0600",
                 f"--ServerApp.root_dir={notebooks}",
                 "--MultiKernelManager.default_kernel_name=plantlake",
                 *(["--allow-root"] if os.geteuid() == 0 else []),
             ],
             # the token goes by the environment: a command line is visible to every local user
             self._jupyter_env() | {"JUPYTER_TOKEN": token},
-            lambda: http_ok(f"http://{LOOPBACK}:{ports.jupyter}/api/status?token={token}"),
+            lambda: front_door.unix_ok(
+                jupyter_door.socket, f"/api/status?token={token}", host=jupyter_door.hosts[0]
+            ),
         )
         if sql_endpoint_available():
+            from lakehouse.sql_users import ensure_user, users_file
+
             log = logs / "sql-endpoint.log"
+            # one analyst account from the first start on; `plantlake users` makes others
+            password = self._secrets()["sql_analyst"]
+            ensure_user(users_file(self.lake_root), "analyst", "analyst", password)
             sql = Service(
                 "sql",
                 "SQL endpoint (HiveServer2, read-only)",
                 f"jdbc:hive2://{LOOPBACK}:{ports.sql}",
-                "any user, no password",
+                f"analyst / {password} (more: plantlake users add)",
                 str(log),
             )
             offset = log.stat().st_size if log.exists() else 0  # the log of earlier runs stays
@@ -456,13 +509,24 @@ class Workbench:
             "IPYTHONDIR": str(root / "ipython"),
         }
 
+    def _broker_tls(self):
+        """With `tls`, the broker's certificate and the CA its clients verify it by, made once
+        per lake in <lake>/_workbench/tls (keys 0600); None without."""
+        from lakehouse.services.tls import make_server_tls
+
+        return make_server_tls(self.home / "tls") if self.tls else None
+
     def _ingestion_config(self) -> Path:
         """The ingestion YAML of the live plant: both MQTT feeds, OPC UA and the MES database."""
         from orchestration.live import MES_TABLES
+        from orchestration.workbench.database import INGESTION
 
         ports = self.settings.ports
-        mqtt = {"type": "mqtt", "host": LOOPBACK, "port": ports.mqtt, "username": MQTT_USER}
+        mqtt = {"type": "mqtt", "host": LOOPBACK, "port": ports.mqtt}
+        mqtt["username"] = MQTT_ACCOUNTS["mqtt_ingestion"]
         mqtt["password_env"] = "PLANTLAKE_MQTT_PASSWORD"
+        if self.tls:
+            mqtt["tls_ca_file"] = str(self._broker_tls().ca_file)
         config = {
             "loader_interval_s": 30,
             "metrics_port": ports.ingest_metrics,
@@ -493,7 +557,7 @@ class Workbench:
                     "host": LOOPBACK,
                     "port": ports.postgres,
                     "dbname": PG_DBNAME,
-                    "user": PG_USER,
+                    "user": INGESTION,
                     "password_env": "PLANTLAKE_PG_PASSWORD",
                     "tables": MES_TABLES,
                     "poll_interval_s": 10,
@@ -538,6 +602,7 @@ class Workbench:
                     )
                 )
             stopped += list(zip(group, pids, strict=True))
+        _remove_sockets(state)
         return stopped
 
 
@@ -576,6 +641,12 @@ def _said_ready(log: Path, offset: int) -> bool:
         return b"ready" in text.read().lower()
 
 
+def _remove_sockets(state: State) -> None:
+    """The private folder of the UIs' sockets, once they have stopped."""
+    if state.sockets:
+        shutil.rmtree(state.sockets, ignore_errors=True)
+
+
 def sql_endpoint_available() -> bool:
     """Whether `plantlake sql-endpoint` exists (another part of plantlake provides it)."""
     from lakehouse.cli import app
@@ -588,17 +659,20 @@ def sql_endpoint_available() -> bool:
     return "sql-endpoint" in names
 
 
-def graphql(port: int, query: str, timeout_s: float = 10.0) -> dict:
-    """POST a query to the Dagster webserver's GraphQL endpoint; the `data` of the answer."""
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"http://{LOOPBACK}:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
+def graphql(socket: Path, query: str, timeout_s: float = 10.0) -> dict:
+    """POST a query to the Dagster webserver's GraphQL endpoint on its Unix socket (past the front
+    door); the `data` of the answer."""
+    status, body = front_door.unix_request(
+        socket,
+        "POST",
+        "/graphql",
+        json.dumps({"query": query}).encode(),
+        {"Content-Type": "application/json"},
+        timeout_s=timeout_s,
     )
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:
-        answer = json.loads(response.read())
+    if status != 200:
+        raise RuntimeError(f"Dagster GraphQL answered {status}: {body[:2000]!r}")
+    answer = json.loads(body)
     if answer.get("errors"):
         raise RuntimeError(f"Dagster GraphQL errors: {answer['errors']}")
     return answer["data"]
@@ -610,13 +684,13 @@ LOCATIONS_QUERY = """
 """
 
 
-def dagster_loaded(port: int) -> bool:
-    """The webserver answers and every code location has loaded; a location that failed to load
-    raises ServiceStartError with Dagster's message."""
-    if not http_ok(f"http://{LOOPBACK}:{port}/server_info"):
+def dagster_loaded(socket: Path) -> bool:
+    """The webserver answers on its socket and every code location has loaded; a location that
+    failed to load raises ServiceStartError with Dagster's message."""
+    if not front_door.unix_ok(socket, "/server_info"):
         return False
     try:
-        workspace = graphql(port, LOCATIONS_QUERY)["workspaceOrError"]
+        workspace = graphql(socket, LOCATIONS_QUERY)["workspaceOrError"]
     except (OSError, RuntimeError, ValueError):
         return False
     entries = workspace.get("locationEntries") or []

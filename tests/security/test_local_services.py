@@ -18,15 +18,18 @@ from lakehouse.services.postgres import start_postgres
 pytestmark = pytest.mark.integration
 
 
-def test_the_broker_password_file_is_private_and_hashed(tmp_path):
-    broker = start_mosquitto(tmp_path / "mosquitto", username="plant", password="s3cret-pw")
+def test_the_broker_password_file_is_private_and_hashed():
+    base = Path(tempfile.mkdtemp(prefix="plantlake-mqtt-"))
+    base.chmod(0o755)  # reachable by the broker's user (mosquitto) when we are root
+    broker = start_mosquitto(base / "mosquitto", username="plant", password="s3cret-pw")
     try:
-        passwd = tmp_path / "mosquitto" / "passwd"
+        passwd = base / "mosquitto" / "passwd"
         assert passwd.stat().st_mode & 0o777 == 0o600
         text = passwd.read_text()
         assert text.startswith("plant:$7$") and "s3cret-pw" not in text
     finally:
         broker.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_postgres_starts_under_a_deep_path_and_refuses_a_wrong_password():

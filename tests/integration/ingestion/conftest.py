@@ -13,10 +13,13 @@ from lakehouse.services.postgres import start_postgres
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = start_mosquitto(tmp_path / "mosquitto", username="plantlake", password="s3cret")
+def broker():
+    base = Path(tempfile.mkdtemp(prefix="plantlake-mqtt-"))
+    base.chmod(0o755)  # reachable by the broker's user (mosquitto) when we are root
+    b = start_mosquitto(base / "mosquitto", username="plantlake", password="s3cret")
     yield b
     b.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

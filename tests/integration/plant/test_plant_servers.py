@@ -39,10 +39,13 @@ def config():
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = start_mosquitto(tmp_path_factory.mktemp("mosquitto"), password="s3cret")
+def broker():
+    base = Path(tempfile.mkdtemp(prefix="plantlake-mqtt-"))
+    base.chmod(0o755)  # reachable by the broker's user (mosquitto) when we are root
+    b = start_mosquitto(base / "mosquitto", password="s3cret")
     yield b
     b.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def subscriber(broker, topics, client_id):

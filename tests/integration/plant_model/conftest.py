@@ -3,6 +3,8 @@ followed from its landing zone through bronze and the refresh to gold."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -88,10 +90,13 @@ def plant_lake(lake) -> PlantLake:
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = start_mosquitto(tmp_path / "mosquitto", username="plantlake", password="s3cret")
+def broker():
+    base = Path(tempfile.mkdtemp(prefix="plantlake-mqtt-"))
+    base.chmod(0o755)  # reachable by the broker's user (mosquitto) when we are root
+    b = start_mosquitto(base / "mosquitto", username="plantlake", password="s3cret")
     yield b
     b.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

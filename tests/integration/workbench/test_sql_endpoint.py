@@ -1,15 +1,15 @@
 """`plantlake sql-endpoint` on a free loopback port over a small lake: beeline and the DB-API client
-read every table by name, tables created later appear, writes of every kind are refused, every
-gold example query runs, and SIGTERM stops it."""
+read every table by name (signed in as an engineer), tables created later appear, writes of every
+kind are refused, every gold example query runs, and SIGTERM stops it. Logins and roles:
+tests/security/test_sql_endpoint_auth.py."""
 
 from __future__ import annotations
 
 import csv
-import os
 import re
+import secrets
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -20,7 +20,7 @@ import pytest
 from thrift.transport.TTransport import TTransportException
 
 from lakehouse.catalog import LAYERS, all_tables, get_table
-from lakehouse.services.ports import free_port, stop_process
+from lakehouse.services.ports import free_port
 from lakehouse.sql_endpoint import (
     READ_ONLY_REFUSAL,
     READONLY_EXTENSION,
@@ -28,18 +28,15 @@ from lakehouse.sql_endpoint import (
     endpoint_conf,
     jdbc_url,
 )
+from lakehouse.sql_users import add_user, users_file
 
 pytestmark = pytest.mark.integration
 
-ENDPOINT_ARGS = ("--refresh-s", "1", "--port")
-LATE_TABLE = "gold.asset_state"
+LATE_TABLE = "gold.asset_state"  # created after the endpoint is up: it must appear by name
 PROMPT = re.compile(r"^\d+: jdbc:hive2://\S+> ")
-BEELINE_ARGS = (
-    "-n",
-    "analyst",
-    "--silent=true",
-    "--outputformat=csv2",
-)  # created after the endpoint is up: it must appear by name
+USER = "engineer"  # reads every layer
+PASSWORD = secrets.token_urlsafe(12)
+BEELINE_ARGS = ("--silent=true", "--outputformat=csv2")
 DAY = date(2026, 3, 2)
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 _DEFAULTS = {
@@ -77,31 +74,15 @@ def _wait_for(predicate, what: str, process: subprocess.Popen, log: Path, timeou
 
 
 @pytest.fixture(scope="module")
-def endpoint(spark, tmp_path_factory):
+def endpoint(spark, tmp_path_factory, sql_endpoint_process):
     """The endpoint as `make up` runs it (its own process, settings from the environment)."""
     from lakehouse.lake import Lake
 
     base = tmp_path_factory.mktemp("sql-endpoint")
     lake = Lake(spark, base / "lake")
-    port = free_port()
-    env = dict(
-        os.environ,
-        SPARK_LOCAL_IP="127.0.0.1",
-        PLANTLAKE_LAKE_ROOT=str(lake.root),
-        PLANTLAKE_SPARK_MASTER="local[2]",
-        PLANTLAKE_SPARK_DRIVER_MEMORY="1g",
-        PLANTLAKE_SPARK_SHUFFLE_PARTITIONS="2",
-    )
-    log = base / "endpoint.log"
+    add_user(users_file(lake.root), USER, "engineer", PASSWORD)
     # Started first: its JVM comes up while this process writes the lake.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lakehouse.cli", "sql-endpoint", *ENDPOINT_ARGS, str(port)],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    with sql_endpoint_process(lake.root, base / "endpoint.log") as running:
         # Creating a table mostly waits on files and Spark's scheduler: a few at once is faster.
         with ThreadPoolExecutor(4) as pool:
             list(
@@ -128,18 +109,18 @@ def endpoint(spark, tmp_path_factory):
                 [{"line": "L1", "energy_kwh": 120.0, "good_units": 400, "kwh_per_good_unit": 0.3}],
             ),
         )
-        _wait_for(
-            lambda: "ready" in log.read_text(), "the endpoint did not start", process, log, 240
-        )
-        yield {"process": process, "port": port, "lake": lake, "log": log}
-    finally:
-        stop_process(process)
-        if process.poll() is None:  # stop_process gave up: the group we started, by its id
-            os.killpg(process.pid, signal.SIGKILL)
+        running.wait_ready()
+        yield {
+            "process": running.process,
+            "port": running.port,
+            "lake": lake,
+            "log": running.log,
+            "beeline": running.beeline,
+        }
 
 
 def _query(port: int, sql: str) -> list[tuple]:
-    with closing(connect(port)) as conn, closing(conn.cursor()) as cur:
+    with closing(connect(port, USER, PASSWORD)) as conn, closing(conn.cursor()) as cur:
         cur.execute(sql)
         return cur.fetchall()
 
@@ -151,16 +132,7 @@ def test_startup_prints_ready_with_the_jdbc_url(endpoint):
 
 def test_beeline_and_the_dbapi_client_return_the_rows(endpoint):
     sql = "SELECT equipment_id, shift_id, oee FROM gold.oee_shift ORDER BY equipment_id"
-    import pyspark
-
-    beeline = Path(sys.executable).parent / "beeline"
-    result = subprocess.run(
-        [str(beeline), "-u", jdbc_url(endpoint["port"]), *BEELINE_ARGS, "-e", sql],
-        env=dict(os.environ, SPARK_HOME=str(Path(pyspark.__file__).parent)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = endpoint["beeline"](USER, PASSWORD, *BEELINE_ARGS, "-e", sql)
     assert result.returncode == 0, result.stdout + result.stderr
     # beeline writes its prompt before the output when stdin is not a terminal
     lines = [PROMPT.sub("", ln) for ln in result.stdout.splitlines() if PROMPT.sub("", ln).strip()]
@@ -219,7 +191,7 @@ def test_writes_are_refused_and_the_tables_unchanged(endpoint):
     lake = endpoint["lake"]
     versions = {name: lake.version(name) for name in ("gold.oee_shift", "gold.energy")}
     problems = []
-    with closing(connect(endpoint["port"])) as conn, closing(conn.cursor()) as cur:
+    with closing(connect(endpoint["port"], USER, PASSWORD)) as conn, closing(conn.cursor()) as cur:
         # a table by its path is no table here at all (spark.sql.runSQLOnFiles is off)
         with pytest.raises(Exception, match="TABLE_OR_VIEW_NOT_FOUND"):
             cur.execute(f"INSERT INTO delta.`{lake.path('gold.energy')}` SELECT * FROM gold.energy")
@@ -267,7 +239,7 @@ def test_the_attackers_probes_are_refused_before_anything_runs(endpoint):
         (f"SELECT * FROM delta.`{lake.path('gold.energy')}`", None),
     ]
     accepted = []
-    with closing(connect(endpoint["port"])) as conn, closing(conn.cursor()) as cur:
+    with closing(connect(endpoint["port"], USER, PASSWORD)) as conn, closing(conn.cursor()) as cur:
         for sql, named in probes:
             try:
                 cur.execute(sql)

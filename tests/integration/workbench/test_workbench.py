@@ -3,6 +3,8 @@ serves all of plantlake's definitions, a second `up` starts nothing, and `down` 
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import shutil
@@ -46,6 +48,7 @@ def workbench(spark):
     # deep, as a checkout may be: no Unix socket of any service may live under it (107 bytes)
     lake_root = base / ("a-rather-long-folder-name-of-a-checkout-" * 3) / "lake"
     assert len(str(lake_root / "_workbench" / "postgres" / "sock" / ".s.PGSQL.54321")) > 107
+    lake_root.parent.mkdir(mode=0o755)  # a checkout's folders, which other users may pass
     Lake(spark, lake_root).create_all()
     ports = {}
     while len(set(ports.values())) < len(SERVICES):
@@ -60,7 +63,15 @@ def workbench(spark):
         assert up.returncode == 0, up.stdout + up.stderr
         state = json.loads(state_file.read_text())
         print(f"plantlake up: {up_s:.0f} s")
-        yield {"env": env, "ports": ports, "lake": lake_root, "state": state, "up": up.stdout}
+        secrets = json.loads((lake_root / "_workbench" / "secrets.json").read_text())
+        yield {
+            "env": env,
+            "ports": ports,
+            "lake": lake_root,
+            "state": state,
+            "up": up.stdout,
+            "secrets": secrets,
+        }
     finally:
         plantlake(env, "down")  # nothing left to stop once test_down ran
         shutil.rmtree(base, ignore_errors=True)
@@ -75,6 +86,39 @@ def get(url: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
+def door(
+    workbench,
+    ui: str,
+    target: str,
+    *,
+    method: str = "GET",
+    login: bool | str = True,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
+    """A request to the front door of `ui` (dagster, mlflow, jupyter) with the workbench login
+    (False: none; a string: that password): status, body, response."""
+    port = workbench["ports"][ui]
+    password = workbench["secrets"]["web"] if login is True else login
+    sent = {"Host": f"127.0.0.1:{port}"} | (headers or {})
+    if password:
+        sent["Authorization"] = (
+            "Basic " + base64.b64encode(f"plantlake:{password}".encode()).decode()
+        )
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest(method, target, skip_host=True)
+        for name, value in sent.items():
+            connection.putheader(name, value)
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.read() if response.status != 101 else b"", response
+    finally:
+        connection.close()
+
+
 def port_open(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -87,25 +131,29 @@ def test_every_service_answers(workbench):
     ports = workbench["ports"]
     for name in ("mqtt", "postgres", "opcua"):
         assert port_open(ports[name]), f"{name} is not listening on {ports[name]}"
-    assert get(f"http://127.0.0.1:{ports['dagster']}/server_info")[0] == 200
-    assert get(f"http://127.0.0.1:{ports['mlflow']}/health")[0] == 200
+    assert door(workbench, "dagster", "/server_info")[0] == 200
+    assert door(workbench, "mlflow", "/health")[0] == 200
     status, body = get(f"http://127.0.0.1:{ports['ingest_metrics']}/metrics")
     assert status == 200 and b'plantlake_ingest_source_up{source="opcua",type="opcua"}' in body
     token = service(workbench, "jupyter")["url"].split("token=")[1]
-    status, body = get(f"http://127.0.0.1:{ports['jupyter']}/api/kernelspecs?token={token}")
+    status, body, _ = door(workbench, "jupyter", f"/api/kernelspecs?token={token}")
     kernels = json.loads(body)
     assert status == 200 and kernels["default"] == "plantlake"
     kernel = kernels["kernelspecs"]["plantlake"]["spec"]
     assert kernel["argv"][0] == sys.executable
     assert kernel["env"]["PLANTLAKE_LAKE_ROOT"] == str(workbench["lake"])
     sql = service(workbench, "sql")
-    if sql["pid"]:  # HiveServer2 asks for no password, but its SASL handshake wants one
-        from impala.dbapi import connect
+    if sql["pid"]:  # as the analyst `plantlake up` made, shown in its row: gold, not bronze
+        from lakehouse.sql_endpoint import connect
 
-        conn = connect("127.0.0.1", ports["sql"], auth_mechanism="PLAIN", user="t", password="-")
+        password = workbench["secrets"]["sql_analyst"]
+        assert f"analyst / {password}" in sql["credentials"]
+        conn = connect(ports["sql"], "analyst", password)
         cursor = conn.cursor()
-        cursor.execute("SELECT count(*) FROM bronze.mqtt_messages")
-        assert cursor.fetchall()[0][0] >= 0
+        cursor.execute("SELECT count(*) FROM gold.oee_shift")
+        assert len(cursor.fetchall()) == 1
+        with pytest.raises(Exception, match=r"table bronze\.mqtt_messages refused"):
+            cursor.execute("SELECT count(*) FROM bronze.mqtt_messages")
         conn.close()
     else:
         assert "not available" in sql["note"]
@@ -126,6 +174,66 @@ def test_every_service_answers(workbench):
         if c.status == psutil.CONN_LISTEN and c.pid in ours
     }
     assert {ip for ip, _ in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
+    # the UIs' ports are the front door's; the UIs themselves listen on Unix sockets only
+    front = service(workbench, "web")["pid"]
+    owner = {
+        c.laddr.port: c.pid
+        for c in psutil.net_connections("inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in ours
+    }
+    assert {owner[ports[ui]] for ui in ("dagster", "mlflow", "jupyter")} == {front}
+    uis = set().union(
+        *(family(service(workbench, ui)["pid"]) for ui in ("dagster", "mlflow", "jupyter"))
+    )
+    ui_tcp = {
+        (c.laddr.port, " ".join(psutil.Process(c.pid).cmdline()[:4]))
+        for c in psutil.net_connections("inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in uis
+    }
+    assert not ui_tcp, ui_tcp
+    sockets = Path(workbench["state"]["sockets"])
+    assert sockets.stat().st_mode & 0o777 == 0o700
+    assert {p.name for p in sockets.iterdir()} >= {"dagster.sock", "mlflow.sock", "jupyter.sock"}
+
+
+def test_the_front_door_asks_for_the_login_and_refuses_forged_requests(workbench):
+    """Issue 14, item 4: Dagster's webserver ran GraphQL mutations sent by GET with any Host, MLflow
+    had no login, and every local user reached the UIs' ports."""
+    token = service(workbench, "jupyter")["url"].split("token=")[1]
+    for ui, target in (
+        ("dagster", "/server_info"),
+        ("mlflow", "/health"),
+        ("jupyter", f"/api/status?token={token}"),
+    ):
+        assert door(workbench, ui, target, login=False)[0] == 401, ui
+        assert door(workbench, ui, target, login="wrong")[0] == 401, ui
+        assert door(workbench, ui, target)[0] == 200, ui
+        evil = {"Host": f"evil.example:{workbench['ports'][ui]}"}  # DNS rebinding
+        assert door(workbench, ui, target, headers=evil)[0] == 421, ui
+        foreign = {"Origin": "http://evil.example"}
+        assert door(workbench, ui, target, method="POST", headers=foreign, body=b"")[0] == 403, ui
+    own = f"http://127.0.0.1:{workbench['ports']['dagster']}"
+    status, body, _ = door(workbench, "dagster", "/graphql?query=mutation%7BlogTelemetry%7D")
+    assert (status, body) == (403, b"refused: GraphQL over GET (use POST)")
+    # the UI's own requests: queries and mutations POSTed as JSON, subscriptions over a WebSocket
+    query = json.dumps({"query": "{ version }"}).encode()
+    json_post = {"Origin": own, "Content-Type": "application/json"}
+    status, body, _ = door(
+        workbench, "dagster", "/graphql", method="POST", headers=json_post, body=query
+    )
+    assert status == 200 and json.loads(body)["data"]["version"]
+    upgrade = {
+        "Origin": own,
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        "Sec-WebSocket-Protocol": "graphql-ws",
+    }
+    status, _, response = door(workbench, "dagster", "/graphql", headers=upgrade)
+    assert status == 101 and response.getheader("Sec-WebSocket-Protocol") == "graphql-ws"
+    foreign_ws = upgrade | {"Origin": "http://evil.example"}
+    assert door(workbench, "dagster", "/graphql", headers=foreign_ws)[0] == 403
 
 
 def test_no_secret_is_on_a_command_line_and_secret_files_are_private(workbench):
@@ -142,6 +250,10 @@ def test_no_secret_is_on_a_command_line_and_secret_files_are_private(workbench):
     assert shown and not [line for line in shown if any(s in line for s in secrets)]
     for private in (home / "secrets.json", *home.rglob("passwd"), *home.glob("*.json")):
         assert private.stat().st_mode & 0o077 == 0, f"{private} is readable by others"
+    caddyfile = home / "caddy" / "Caddyfile"  # the front door's login, bcrypt-hashed
+    assert caddyfile.stat().st_mode & 0o777 == 0o600
+    assert "plantlake $2a$" in caddyfile.read_text()
+    assert (home / "caddy").stat().st_mode & 0o777 == 0o700
 
 
 def test_the_lake_is_the_owners_alone(workbench):
@@ -170,8 +282,9 @@ def test_dagster_serves_every_definition(workbench):
     expected_checks = {
         f"{key.asset_key.to_user_string()}:{key.name}" for key in graph.asset_check_keys
     }
+    dagster_socket = Path(workbench["state"]["sockets"]) / "dagster.sock"  # past the front door
     data = graphql(
-        workbench["ports"]["dagster"],
+        dagster_socket,
         """{ assetNodes { assetKey { path }
                assetChecksOrError { ... on AssetChecks { checks { name } } } }
              repositoriesOrError { ... on RepositoryConnection { nodes {
@@ -193,7 +306,7 @@ def test_dagster_serves_every_definition(workbench):
     deadline = time.monotonic() + 60  # the daemon's first heartbeat (sensors, schedules, queue)
     while True:
         health = graphql(
-            workbench["ports"]["dagster"],
+            dagster_socket,
             "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }",
         )
         daemons = health["instance"]["daemonHealth"]["allDaemonStatuses"]
@@ -264,3 +377,4 @@ def test_down_leaves_nothing(workbench):
     assert not [p.cmdline() for p in our_processes(workbench["lake"]) if running(p)]
     assert not [name for name, port in workbench["ports"].items() if port_open(port)]
     assert not (workbench["lake"] / "_workbench" / "state.json").exists()
+    assert not Path(workbench["state"]["sockets"]).exists()  # the UIs' private socket folder

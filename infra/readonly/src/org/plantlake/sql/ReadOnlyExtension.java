@@ -12,6 +12,7 @@ import org.apache.spark.sql.catalyst.analysis.LocalTempView$;
 import org.apache.spark.sql.catalyst.expressions.Expression;
 import org.apache.spark.sql.catalyst.plans.logical.Command;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
+import org.apache.spark.sql.catalyst.rules.Rule;
 import org.apache.spark.sql.connector.catalog.Identifier;
 import org.apache.spark.sql.execution.command.CreateViewCommand;
 import org.apache.spark.sql.execution.command.SetCommand;
@@ -31,8 +32,11 @@ import scala.runtime.BoxedUnit;
  * (text.`/etc/...`) need spark.sql.runSQLOnFiles, which the endpoint turns off. Enabled with
  * {@code spark.sql.extensions=org.plantlake.sql.ReadOnlyExtension}.
  *
- * <p>The endpoint's own session, which registers the lake's tables by name, is exempted by
- * {@link #trust(SparkSession)}; the sessions of SQL clients are new sessions, never trusted.
+ * <p>The same check enforces the role of the signed-in user ({@link LayerAccess}: only the
+ * schemas of its role) and refuses the statements of a session opened with a setting outside the
+ * SET allow-list ({@link SessionSettings}). The endpoint's own session, which registers the
+ * lake's tables by name, is exempted by {@link #trust(SparkSession)}; the sessions of SQL
+ * clients are new sessions, never trusted.
  */
 public final class ReadOnlyExtension implements Function1<SparkSessionExtensions, BoxedUnit> {
 
@@ -64,6 +68,11 @@ public final class ReadOnlyExtension implements Function1<SparkSessionExtensions
           "spark.sql.caseSensitive", "spark.sql.datetime.java8API.enabled",
           "spark.sql.adaptive.enabled", "spark.sql.thriftServer.incrementalCollect");
 
+  /** What a client may give when it opens a session: SETTABLE, and what the Hive JDBC driver
+   * puts in every session it opens. */
+  private static final Set<String> OPENING_SETTABLE =
+      union(SETTABLE, Set.of("hive.server2.thrift.resultset.default.fetch.size"));
+
   /** What a write is called in the message, where the class name does not say it plainly. */
   private static final Map<String, String> KINDS =
       Map.ofEntries(
@@ -84,6 +93,12 @@ public final class ReadOnlyExtension implements Function1<SparkSessionExtensions
           Map.entry("WriteDelta", "DELETE/UPDATE/MERGE"),
           Map.entry("ReplaceData", "DELETE/UPDATE/MERGE"));
 
+  private static Set<String> union(Set<String> a, Set<String> b) {
+    Set<String> both = new java.util.HashSet<>(a);
+    both.addAll(b);
+    return Set.copyOf(both);
+  }
+
   /** Let `session` write (the endpoint's own session, which registers tables). */
   public static void trust(SparkSession session) {
     TRUSTED.add(session);
@@ -96,10 +111,15 @@ public final class ReadOnlyExtension implements Function1<SparkSessionExtensions
             plan -> {
               if (!TRUSTED.contains(session)) {
                 refuseWrites(plan);
+                SessionSettings.check(session, plan, OPENING_SETTABLE);
+                LayerAccess.check(session, plan);
               }
               return BoxedUnit.UNIT;
             };
     extensions.injectCheckRule(builder);
+    Function1<SparkSession, Rule<LogicalPlan>> schemas =
+        session -> new LayerAccess.SchemaFilter(session, TRUSTED::contains);
+    extensions.injectPostHocResolutionRule(schemas);
     return BoxedUnit.UNIT;
   }
 
