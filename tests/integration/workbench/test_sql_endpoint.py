@@ -6,10 +6,13 @@ tests/security/test_sql_endpoint_auth.py."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -37,6 +40,7 @@ PROMPT = re.compile(r"^\d+: jdbc:hive2://\S+> ")
 USER = "engineer"  # reads every layer
 PASSWORD = secrets.token_urlsafe(12)
 BEELINE_ARGS = ("--silent=true", "--outputformat=csv2")
+JDBC_CATALOG = "org.apache.spark.sql.execution.datasources.v2.jdbc.JDBCTableCatalog"
 DAY = date(2026, 3, 2)
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 _DEFAULTS = {
@@ -216,41 +220,142 @@ def test_writes_are_refused_and_the_tables_unchanged(endpoint):
     assert _query(endpoint["port"], "SELECT count(*) FROM gold.oee_shift") == [(2,)]
 
 
-def test_the_attackers_probes_are_refused_before_anything_runs(endpoint):
-    """Issue 14's probes: a program run by TRANSFORM, files read by path, settings that add a
-    catalog or turn file reading back on, a table read by its path. Each is refused; nothing
-    of /etc/passwd comes back; a harmless setting and a plain query still work."""
+@pytest.fixture(scope="module")
+def mes_database():
+    """A real PostgreSQL with one MES table, its superuser's password known to the attacker (it
+    was readable in secrets.json when issue 14 was filed)."""
+    import psycopg
+
+    from lakehouse.services.postgres import start_postgres
+
+    base = Path(tempfile.mkdtemp(prefix="plantlake-probe-pg-"))
+    base.chmod(0o755)  # the server runs as the `postgres` user when we are root
+    server = start_postgres(base / "pg", user="admin", password="known-to-the-attacker")
+    try:
+        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE work_orders (id text PRIMARY KEY, qty int)")
+            conn.execute("INSERT INTO work_orders VALUES ('wo-1', 10)")
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _first_line(exc: Exception) -> str:
+    """The server's message without the Thrift wrapping and Java's stack."""
+    text = str(exc).split("Error running query: ", 1)[-1].split("HiveSQLException: ", 1)[-1]
+    return text.strip().splitlines()[0][:220]
+
+
+def _fingerprint(root: Path) -> dict[str, str]:
+    """Every file under `root` (Delta logs and data included) by its SHA-256."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.security
+def test_the_attackers_probes_are_refused_before_anything_runs(endpoint, mes_database):
+    """Issue 14's probes and more of each kind: running programs, reading files, reaching other
+    systems (a JDBC catalog or view onto the MES database, an embedded database's files),
+    registering code, changing settings, writing outside the lake. Each is refused with a
+    message; afterwards no lake file changed, nothing was created outside it, the MES table
+    holds what it held; a harmless setting and a plain query still work."""
+    import psycopg
+
     lake = endpoint["lake"]
-    secrets = lake.root / "_workbench" / "secrets.json"
+    secrets_file = lake.root / "_workbench" / "secrets.json"
+    outside = Path(tempfile.mkdtemp(prefix="plantlake-probe-"))  # where a probe would write
+    pg = mes_database
+    jdbc = f"jdbc:postgresql://127.0.0.1:{pg.port}/{pg.dbname}"
+    pg_login = f"user '{pg.user}', password '{pg.password}'"
+    passwd = "SELECT * FROM text.`/etc/passwd`"
     probes = [
+        # running programs
         ("SELECT TRANSFORM('x') USING 'id' AS (out STRING)", "TRANSFORM"),
-        ("SELECT * FROM text.`/etc/passwd`", None),
+        ("SELECT TRANSFORM('x') USING 'touch " + str(outside / "t") + "' AS (o STRING)", None),
+        ("SELECT java_method('java.lang.Runtime', 'getRuntime')", None),
+        ("SELECT reflect('java.lang.System', 'getenv', 'HOME')", None),
+        ("ADD JAR '/tmp/evil.jar'", None),
+        ("CREATE TEMPORARY FUNCTION f AS 'org.apache.hadoop.hive.ql.udf.UDFReflect'", None),
+        ("CREATE FUNCTION g AS 'java.lang.Runtime' USING JAR '/tmp/evil.jar'", None),
+        # reading files
+        (passwd, None),
         ("SELECT * FROM csv.`/etc/passwd`", None),
-        (f"SELECT * FROM json.`{secrets}`", None),
-        ("CREATE TEMPORARY VIEW leak AS SELECT * FROM text.`/etc/passwd`", None),
-        ("CACHE TABLE leak2 AS SELECT * FROM text.`/etc/passwd`", None),
+        (f"SELECT * FROM json.`{secrets_file}`", None),
+        ("SELECT * FROM binaryFile.`/etc/passwd`", None),
+        ("SELECT * FROM parquet.`/etc`", None),
+        ("CREATE TEMPORARY VIEW leak AS " + passwd, None),
+        ("CACHE TABLE leak2 AS " + passwd, None),
         ("CREATE TEMPORARY VIEW leak3 USING csv OPTIONS (path '/etc/passwd')", None),
-        (
-            "SET spark.sql.catalog.mes="
-            "org.apache.spark.sql.execution.datasources.v2.jdbc.JDBCTableCatalog",
-            "SET spark.sql.catalog.mes",
-        ),
-        ("SET spark.sql.runSQLOnFiles=true", "SET spark.sql.runSQLOnFiles"),
+        ("SELECT * FROM IDENTIFIER('text.`/etc/passwd`')", None),
+        ("EXECUTE IMMEDIATE '" + passwd + "'", None),
+        ("ADD FILE '/etc/passwd'", None),
+        ("LOAD DATA LOCAL INPATH '/etc/passwd' INTO TABLE gold.energy", None),
         (f"SELECT * FROM delta.`{lake.path('gold.energy')}`", None),
+        # other systems
+        (f"SET spark.sql.catalog.mes={JDBC_CATALOG}", "SET spark.sql.catalog.mes"),
+        (f"SET spark.sql.catalog.mes.url={jdbc}", "SET spark.sql.catalog.mes.url"),
+        (
+            f"CREATE TEMPORARY VIEW mes USING jdbc OPTIONS (url '{jdbc}', "
+            f"dbtable 'work_orders', {pg_login})",
+            None,
+        ),
+        (
+            "CREATE TEMPORARY VIEW derby USING jdbc OPTIONS "
+            f"(url 'jdbc:derby:{outside / 'derby'};create=true', dbtable 'x')",
+            None,
+        ),
+        (
+            f"SELECT * FROM jdbc.`{jdbc}`",
+            None,
+        ),
+        # settings
+        ("SET spark.sql.runSQLOnFiles=true", "SET spark.sql.runSQLOnFiles"),
+        ("SET spark.sql.extensions=x", "SET spark.sql.extensions"),
+        ("SET spark.sql.warehouse.dir=/tmp", "SET spark.sql.warehouse.dir"),
+        ("RESET spark.sql.runSQLOnFiles", None),
+        # writing outside the lake
+        (f"INSERT OVERWRITE DIRECTORY '{outside / 'dir'}' USING csv SELECT 1", None),
+        (
+            f"CREATE TABLE spill USING delta LOCATION '{outside / 'spill'}' AS SELECT 1 AS x",
+            None,
+        ),
+        ("VACUUM gold.energy RETAIN 0 HOURS", None),
     ]
+    before = _fingerprint(lake.root)
+    with psycopg.connect(pg.conninfo()) as conn:
+        mes_before = conn.execute("SELECT * FROM work_orders ORDER BY id").fetchall()
     accepted = []
     with closing(connect(endpoint["port"], USER, PASSWORD)) as conn, closing(conn.cursor()) as cur:
         for sql, named in probes:
             try:
                 cur.execute(sql)
+                if sql.startswith("RESET"):  # allowed and harmless while files stay unreadable
+                    cur.execute(passwd)
                 accepted.append((sql, cur.fetchall() if cur.description else None))
             except Exception as exc:
+                print(f"refused: {sql[:70]}\n    {_first_line(exc)}")
                 if named and named not in str(exc):
-                    accepted.append((sql, f"refused without naming {named!r}: {str(exc)[:200]}"))
+                    accepted.append((sql, f"refused without naming {named!r}: {exc!s:.200}"))
+        # XML external entities: xpath must not read a file into an answer (or an error)
+        xxe = '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
+        try:
+            cur.execute(f"SELECT xpath_string('{xxe}', '/r')")
+            assert "root:" not in str(cur.fetchall())
+        except Exception as exc:
+            assert "root:" not in str(exc)
         cur.execute("SET spark.sql.session.timeZone=UTC")
         cur.execute("SELECT count(*) FROM gold.oee_shift")
         assert cur.fetchall() == [(2,)]
     assert accepted == []
+    assert _fingerprint(lake.root) == before
+    assert list(outside.iterdir()) == []
+    with psycopg.connect(pg.conninfo()) as conn:
+        assert conn.execute("SELECT * FROM work_orders ORDER BY id").fetchall() == mes_before
+    shutil.rmtree(outside, ignore_errors=True)
 
 
 def test_every_gold_example_runs_through_the_endpoint(endpoint):
