@@ -194,6 +194,8 @@ def start_endpoint(settings: Settings, port: int, *, read_write: bool = False) -
         endpoint._server = getattr(jvm, THRIFT_SERVER).startWithSparkSession(client_base, False)
         if not read_write:  # the rule checks the settings each client gave its session
             jvm.org.plantlake.sql.SessionSettings.watch(endpoint._server)
+            # a schema browser's metadata calls see only the schemas of the user's role
+            jvm.org.plantlake.sql.RoleScopedOperations.install(endpoint._server)
         # Hive's session code opens a metastore when a client disconnects. The URL Spark sets
         # for it does not open with the Derby pyspark ships (Hive then retries for 20 s), so
         # client sessions, whose settings copy the server's, get a working in-memory one.

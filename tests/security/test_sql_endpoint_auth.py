@@ -1,6 +1,6 @@
 """The SQL endpoint's logins and roles (issue 14, items 1 and 2): a wrong or missing password and
 an unknown user are refused; an analyst reads silver and gold only (bronze refused by name, and
-hidden from SHOW SCHEMAS), an engineer every layer; a removed user is refused from the next
+hidden from SHOW SCHEMAS and from a schema browser's metadata calls), an engineer every layer; a removed user is refused from the next
 statement on; session settings given when a session opens cannot turn file reading back on or
 change the user; the users file is private and holds no password."""
 
@@ -113,6 +113,37 @@ def test_an_engineer_reads_every_layer(endpoint):
     assert _query(endpoint, "engineer", f"SELECT count(*) FROM {BRONZE}") == [(0,)]
     shown = {row[0] for row in _query(endpoint, "engineer", "SHOW SCHEMAS")}
     assert shown == {"default", *LAYERS}
+
+
+def _browse(endpoint, user: str) -> tuple[set, set, int]:
+    """What a JDBC tool's schema browser gets by Thrift metadata calls (no SQL): schemas, tables,
+    and how many functions it is shown in schema `bronze`."""
+    with (
+        closing(connect(endpoint.port, user, PASSWORDS[user], timeout_s=60)) as conn,
+        closing(conn.cursor()) as cur,
+    ):
+        cur.get_databases()
+        schemas = {row[0] for row in cur.fetchall()}
+        cur.get_tables()
+        tables = {f"{row[1]}.{row[2]}" for row in cur.fetchall()}
+        cur.get_functions("bronze")
+        return schemas, tables, len(cur.fetchall())
+
+
+def test_a_schema_browser_sees_only_the_schemas_of_the_role(endpoint):
+    """Thrift metadata calls never reach Spark's analyzer: the endpoint narrows their schema
+    pattern to the role's. An analyst's browser lists no bronze schema or table, and nothing in
+    bronze even when it asks for it by name; an engineer's lists every layer. (GetColumns is
+    narrowed the same way, but shows no columns of a Delta table to anyone: its catalog entry
+    holds none, the schema lives in the Delta log.)"""
+    schemas, tables, bronze_functions = _browse(endpoint, "analyst")
+    assert schemas == {"default", "silver", "gold"}
+    assert tables == {SILVER, GOLD}
+    assert bronze_functions == 0
+    schemas, tables, bronze_functions = _browse(endpoint, "engineer")
+    assert schemas == {"default", *LAYERS}
+    assert tables == {BRONZE, SILVER, GOLD}
+    assert bronze_functions > 100  # Spark's built-in functions, listed in each schema shown
 
 
 def test_a_removed_user_is_refused_from_its_next_statement(endpoint):

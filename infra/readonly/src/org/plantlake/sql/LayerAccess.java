@@ -63,6 +63,10 @@ public final class LayerAccess {
     if (user == null) { // a session opening (its `use:database`) runs on the Thrift thread
       user = SessionManager.getUserName();
     }
+    return grant(session, user);
+  }
+
+  static Grant grant(SparkSession session, String user) {
     String role = SqlUsers.role(user);
     Set<String> schemas = Set.of();
     if (role != null) {
