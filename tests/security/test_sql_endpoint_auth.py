@@ -83,6 +83,7 @@ def test_a_wrong_or_missing_password_or_an_unknown_user_is_refused(endpoint):
 
 
 def test_an_analyst_reads_silver_and_gold_and_not_bronze(endpoint):
+    bronze_path = endpoint.lake.path(BRONZE)
     assert _query(endpoint, "analyst", f"SELECT line, energy_kwh FROM {GOLD}") == [("L1", 120.0)]
     assert _query(endpoint, "analyst", f"SELECT count(*) FROM {SILVER}") == [(0,)]
     shown = {row[0] for row in _query(endpoint, "analyst", "SHOW SCHEMAS")}
@@ -100,6 +101,12 @@ def test_an_analyst_reads_silver_and_gold_and_not_bronze(endpoint):
         ("SHOW TABLES IN ops", "schema ops"),
         ("USE bronze", "schema bronze"),
         (f"SELECT * FROM table_changes('{BRONZE}', 0)", BRONZE),
+        (f"SELECT * FROM table_changes_by_path('{bronze_path}', 0)", f"table {BRONZE}"),
+        (f"DESCRIBE HISTORY {BRONZE}", f"table {BRONZE}"),
+        (f"DESCRIBE HISTORY '{bronze_path}'", f"table {BRONZE}"),
+        ("SHOW TABLE EXTENDED IN bronze LIKE '*'", "schema bronze"),
+        ("SHOW VIEWS IN bronze", "schema bronze"),
+        ("SHOW FUNCTIONS IN bronze", "schema bronze"),
     ]
     wrong = []
     for sql, named in refused:
@@ -111,8 +118,28 @@ def test_an_analyst_reads_silver_and_gold_and_not_bronze(endpoint):
 
 def test_an_engineer_reads_every_layer(endpoint):
     assert _query(endpoint, "engineer", f"SELECT count(*) FROM {BRONZE}") == [(0,)]
+    assert _query(endpoint, "engineer", f"SELECT count(*) FROM table_changes('{GOLD}', 0)") == [
+        (1,)
+    ]
+    assert len(_query(endpoint, "engineer", f"DESCRIBE HISTORY {GOLD}")) >= 2
     shown = {row[0] for row in _query(endpoint, "engineer", "SHOW SCHEMAS")}
     assert shown == {"default", *LAYERS}
+
+
+def test_a_table_outside_the_lake_is_refused_by_path_to_every_role(endpoint, spark, tmp_path):
+    """A Delta table with a change feed that is no table of the lake's catalog: its path names
+    no table, so neither the change feed nor the history are read, even by an engineer."""
+    outside = tmp_path / "outside"
+    spark.range(3).write.format("delta").option("delta.enableChangeDataFeed", "true").save(
+        str(outside)
+    )
+    for sql in (
+        f"SELECT * FROM table_changes_by_path('{outside}', 0)",
+        f"DESCRIBE HISTORY '{outside}'",
+    ):
+        message = _refusal(endpoint, "engineer", sql)
+        assert f"reading {outside} by path refused" in message, (sql, message)
+    assert _query(endpoint, "analyst", f"DESCRIBE HISTORY {GOLD}")  # a table of its role
 
 
 def _browse(endpoint, user: str) -> tuple[set, set, int]:

@@ -15,11 +15,14 @@ import org.apache.spark.sql.catalyst.CurrentUserContext$;
 import org.apache.spark.sql.catalyst.TableIdentifier;
 import org.apache.spark.sql.catalyst.analysis.ResolvedNamespace;
 import org.apache.spark.sql.catalyst.catalog.CatalogTable;
+import org.apache.spark.sql.catalyst.catalog.SessionCatalog;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.catalyst.rules.Rule;
 import org.apache.spark.sql.catalyst.util.StringUtils;
 import org.apache.spark.sql.connector.catalog.Identifier;
 import org.apache.spark.sql.execution.command.ShowNamespacesCommand;
+import org.apache.spark.sql.execution.datasources.HadoopFsRelation;
+import org.apache.spark.sql.execution.datasources.LogicalRelation;
 
 import scala.Option;
 import scala.jdk.javaapi.CollectionConverters;
@@ -87,7 +90,7 @@ public final class LayerAccess {
     Grant[] grant = {null};
     plan.foreachWithSubqueries(
         node -> {
-          for (String[] named : names(node)) {
+          for (String[] named : names(session, node)) {
             if (grant[0] == null) {
               grant[0] = grant(session);
             }
@@ -99,20 +102,45 @@ public final class LayerAccess {
         });
   }
 
+  /** Fields of v1 commands that hold a schema as a plain name (SHOW TABLE EXTENDED IN x, …). */
+  private static final Set<String> SCHEMA_FIELDS = Set.of("databaseName", "db", "dbName");
+
   /** {schema, what to call it} of each table or schema `node` names. */
-  private static List<String[]> names(LogicalPlan node) {
+  private static List<String[]> names(SparkSession session, LogicalPlan node) {
     List<String[]> names = new ArrayList<>();
     if (node instanceof ResolvedNamespace) {
       String schema = ((ResolvedNamespace) node).namespace().mkString(".").toLowerCase(Locale.ROOT);
       names.add(new String[] {schema, "schema " + schema});
     }
-    node.productIterator().foreach(field -> add(names, field));
+    if (node instanceof LogicalRelation && ((LogicalRelation) node).catalogTable().isEmpty()) {
+      // read by path: table_changes_by_path, Delta's own reads of a table's log
+      add(session, names, byPath(session, ((LogicalRelation) node).relation()));
+    }
+    scala.collection.Iterator<String> fields = node.productElementNames();
+    scala.collection.Iterator<Object> values = node.productIterator();
+    while (values.hasNext()) {
+      Object value = values.next();
+      String field = fields.hasNext() ? fields.next() : "";
+      if (SCHEMA_FIELDS.contains(field)) {
+        Object schema = value instanceof Option ? ((Option<?>) value).getOrElse(() -> null) : value;
+        if (schema instanceof String) {
+          String name = ((String) schema).toLowerCase(Locale.ROOT);
+          names.add(new String[] {name, "schema " + name});
+        }
+      }
+      add(session, names, value);
+    }
     return names;
   }
 
-  private static BoxedUnit add(List<String[]> names, Object field) {
+  private static void add(SparkSession session, List<String[]> names, Object field) {
     if (field instanceof Option && ((Option<?>) field).isDefined()) {
       field = ((Option<?>) field).get();
+    }
+    if (field != null && field.getClass().getSimpleName().equals("DeltaTableV2")) {
+      // Delta's commands (DESCRIBE HISTORY, …) hold the table itself, by name or by path
+      Option<?> table = (Option<?>) call(field, "catalogTable");
+      field = table != null && table.isDefined() ? table.get() : byPath(session, field);
     }
     if (field instanceof CatalogTable) { // a relation's table, or a view's
       field = ((CatalogTable) field).identifier();
@@ -128,7 +156,72 @@ public final class LayerAccess {
       String name = schema.isEmpty() ? table.name() : schema + "." + table.name();
       names.add(new String[] {schema.toLowerCase(Locale.ROOT), "table " + name});
     }
-    return BoxedUnit.UNIT;
+  }
+
+  /**
+   * The catalog table whose folder holds what `relation` reads by path (a Delta table, its
+   * change feed, its log); refused when it is no table of the lake's catalog.
+   */
+  private static CatalogTable byPath(SparkSession session, Object relation) {
+    String path = null;
+    if (relation instanceof HadoopFsRelation) {
+      scala.collection.immutable.Seq<org.apache.hadoop.fs.Path> roots =
+          ((HadoopFsRelation) relation).location().rootPaths();
+      path = roots.isEmpty() ? null : roots.head().toUri().getPath();
+    } else {
+      Object table = relation;
+      for (String step : new String[] {"snapshotWithSchemaMode", "snapshot", "deltaLog"}) {
+        Object next = call(table, step);
+        table = next == null ? table : next;
+      }
+      Object dataPath = call(table, "dataPath");
+      if (dataPath == null) {
+        dataPath = call(table, "path");
+      }
+      if (dataPath instanceof org.apache.hadoop.fs.Path) {
+        path = ((org.apache.hadoop.fs.Path) dataPath).toUri().getPath();
+      }
+    }
+    if (path != null) {
+      CatalogTable owner = tableAt(session.sessionState().catalog(), path);
+      if (owner != null) {
+        return owner;
+      }
+    }
+    throw new SecurityException(
+        "plantlake SQL endpoint: reading "
+            + (path == null ? relation.getClass().getSimpleName() : path)
+            + " by path refused (only the lake's tables, by name)");
+  }
+
+  /** The catalog table whose folder is or holds `path`, or null. */
+  private static CatalogTable tableAt(SessionCatalog catalog, String path) {
+    try {
+      for (String schema : CollectionConverters.asJava(catalog.listDatabases())) {
+        for (TableIdentifier id : CollectionConverters.asJava(catalog.listTables(schema))) {
+          if (id.database().isEmpty()) {
+            continue; // a temporary view
+          }
+          Option<java.net.URI> location = catalog.getTableMetadata(id).storage().locationUri();
+          String folder = location.isDefined() ? location.get().getPath() : null;
+          if (folder != null && (path.equals(folder) || path.startsWith(folder + "/"))) {
+            return catalog.getTableMetadata(id);
+          }
+        }
+      }
+    } catch (Exception e) { // a schema or table dropped while we looked: not found
+      return null;
+    }
+    return null;
+  }
+
+  /** `target.name()`, or null when it has no such method. */
+  private static Object call(Object target, String name) {
+    try {
+      return target.getClass().getMethod(name).invoke(target);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
   }
 
   /** SHOW SCHEMAS of a client lists only the schemas of its role (and `default`). */
