@@ -67,6 +67,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Hadoop's local file system sets each file's mode itself (its own umask, 022 by
         # default, not the process's): the lake is its owner's alone (0600 files, 0700 folders)
         "spark.hadoop.fs.permissions.umask-mode": "077",
+        # Spark's own ports (RPC, block manager) on loopback ask for a secret Spark makes per
+        # application (local masters only; a cluster master needs one given: issue 18)
+        "spark.authenticate": str(settings.spark_master.startswith("local")).lower(),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }

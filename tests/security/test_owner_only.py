@@ -1,5 +1,6 @@
 """The lake is its owner's alone (issue 14, item 3): Spark writes Delta files 0600 in 0700
-folders whatever the process's umask, and `make_owner_only` closes what was made open before."""
+folders whatever the process's umask, and `make_owner_only` closes what was made open before;
+Spark's own ports ask for a secret (issue 14 review)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,21 @@ def test_make_owner_only_closes_files_and_folders_made_open(tmp_path):
     } == {}
     assert stat.S_IMODE(outside.stat().st_mode) == 0o644  # a link is not followed
     assert make_owner_only(tmp_path / "lake") == 0
+
+
+def test_spark_ports_ask_for_a_secret_that_is_on_no_command_line(spark):
+    """Spark's RPC and block-manager ports on loopback: a local user without the application's
+    secret (made by Spark for a local master, kept in the JVM) is not served."""
+    import psutil
+
+    security = spark.sparkContext._jsc.sc().env().securityManager()
+    assert security.isAuthenticationEnabled()
+    secret = security.getSecretKey()
+    assert secret and len(secret) >= 32
+    shown = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            shown.append(" ".join(proc.cmdline()))
+        except psutil.Error:
+            continue
+    assert shown and not [line for line in shown if secret in line]
