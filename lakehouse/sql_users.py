@@ -104,15 +104,20 @@ def remove_user(path: Path, name: str) -> None:
         _write(path, users)
 
 
-def ensure_user(path: Path, name: str, role: str, password: str) -> bool:
-    """Add `name` unless the file has it (whatever its password now); True if it was added."""
+def start_users_file(path: Path, name: str, role: str, password: str) -> bool:
+    """Make the users file with its first account `name`, unless the file exists: an account
+    removed or given another password since stays so. True if the file was made."""
     with _locked(path):
-        users = _read(path)
-        if name in users:
+        if path.exists():
             return False
-        users[name] = {"role": role, **hash_password(password)}
-        _write(path, users)
+        _write(path, {name: {"role": role, **hash_password(password)}})
         return True
+
+
+def logs_in(path: Path, name: str, password: str) -> bool:
+    """Whether the file has `name` and `password` is its password."""
+    entry = _read(path).get(name)
+    return entry is not None and verify_password(entry, password)
 
 
 def _read(path: Path) -> dict[str, dict]:

@@ -3,9 +3,6 @@ read (an ACL), persistence, optionally TLS; as root it runs as the unprivileged 
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,11 +11,11 @@ from pathlib import Path
 from lakehouse.private import write_private
 from lakehouse.services.ports import (
     LOOPBACK,
-    ServiceStartError,
     free_port,
     stop_process,
     wait_for_port,
 )
+from lakehouse.services.system_user import check_reachable, hand_over
 from lakehouse.services.tls import ServerTls
 
 SYSTEM_USER = "mosquitto"  # created by the Debian package; the broker switches to it as root
@@ -74,15 +71,6 @@ def acl_text(accounts: Sequence[MqttAccount]) -> str:
         rules = "".join(f"topic {access} {topic}\n" for access, topic in ACL[account.role])
         blocks.append(f"# role {account.role}\nuser {account.username}\n{rules}")
     return "\n".join(blocks)
-
-
-def _as_root() -> bool:
-    return os.geteuid() == 0
-
-
-def _own(path: Path) -> None:
-    if _as_root():
-        shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
 
 
 @dataclass
@@ -156,8 +144,7 @@ class Mosquitto:
             "max_queued_messages 1000000\n"
             "log_type error\nlog_type warning\nlog_type notice\n",
         )
-        for path in (self.data_dir, *self.data_dir.iterdir(), *db.iterdir()):
-            _own(path)
+        hand_over(SYSTEM_USER, self.data_dir, *self.data_dir.iterdir(), *db.iterdir())
 
     def start(self) -> Mosquitto:
         if not self.conf.exists():
@@ -165,7 +152,7 @@ class Mosquitto:
         log = self.log
         log.parent.mkdir(parents=True, exist_ok=True)
         log.touch()
-        _own(log)
+        hand_over(SYSTEM_USER, log)
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
                 ["mosquitto", "-c", str(self.conf)],
@@ -183,25 +170,6 @@ class Mosquitto:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-
-def _check_reachable(data_dir: Path) -> None:
-    """As root: the broker's user exists and can reach `data_dir` (it opens its files by path
-    after giving up root)."""
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        raise ServiceStartError(
-            f"there is no `{SYSTEM_USER}` user for the broker to run as: run `make setup` "
-            "(it installs the Debian package, which creates it)"
-        ) from None
-    for parent in data_dir.parents:
-        if parent.exists() and not parent.stat().st_mode & 0o001:
-            raise ServiceStartError(
-                f"the {SYSTEM_USER} user cannot reach {data_dir}: {parent} is closed to other users; "
-                "put the broker under a folder others may traverse (e.g. a fresh tempfile.mkdtemp() "
-                "made 0755)"
-            )
 
 
 def start_mosquitto(
@@ -222,8 +190,7 @@ def start_mosquitto(
     It runs in a session of its own, so it outlives its caller until `stop()` or a signal to its PID.
     """
     data_dir = Path(data_dir).resolve()
-    if _as_root():
-        _check_reachable(data_dir)
+    check_reachable(SYSTEM_USER, data_dir, "the broker")
     broker = Mosquitto(
         data_dir,
         port or free_port(),

@@ -7,9 +7,7 @@ declares.
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +19,7 @@ from psycopg import sql
 
 from lakehouse.private import write_private
 from lakehouse.services.ports import LOOPBACK, ServiceStartError, free_port, stop_process
+from lakehouse.services.system_user import check_reachable, command_as, hand_over, popen_as
 
 SYSTEM_USER = "postgres"  # created by the Debian package; the server refuses to run as root
 
@@ -50,24 +49,6 @@ def postgres_bindir() -> Path:
             "PostgreSQL is not installed: run `make setup` (it installs the Debian package)"
         )
     return versions[-1].parent
-
-
-def _as_server_user(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", SYSTEM_USER, "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-def _server_user() -> dict:
-    """Popen arguments that run the server itself as the system user when we are root, so that
-    the process we start, stop and record is the server (runuser, signalled, kills its child two
-    seconds later, mid-checkpoint, and the lock file left behind keeps the next start out)."""
-    if os.geteuid() != 0:
-        return {}
-    return {"user": SYSTEM_USER, "group": SYSTEM_USER, "extra_groups": []}
-
-
-def _own(path: Path) -> None:
-    if os.geteuid() == 0:
-        shutil.chown(path, SYSTEM_USER, SYSTEM_USER)
 
 
 @dataclass
@@ -105,11 +86,12 @@ class Postgres:
 
     def _init(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        _own(self.data_dir)
+        hand_over(SYSTEM_USER, self.data_dir)
         pwfile = write_private(self.data_dir / "pwfile", self.password + "\n")
-        _own(pwfile)
+        hand_over(SYSTEM_USER, pwfile)
         done = subprocess.run(
-            _as_server_user(
+            command_as(
+                SYSTEM_USER,
                 [
                     str(postgres_bindir() / "initdb"),
                     "-D",
@@ -123,7 +105,7 @@ class Postgres:
                     "--no-sync",
                     "-E",
                     "UTF8",
-                ]
+                ],
             ),
             capture_output=True,
             text=True,
@@ -139,7 +121,7 @@ class Postgres:
         log.parent.mkdir(parents=True, exist_ok=True)
         if not log.exists():
             log.touch()
-        _own(log)
+        hand_over(SYSTEM_USER, log)
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
                 [
@@ -154,8 +136,15 @@ class Postgres:
                     # socket path under a deep checkout exceeds the 107-byte limit
                     "-k",
                     "",
+                    # the server's messages in English whatever the locale initdb was run in:
+                    # a refused password is told by its text (libpq gives no SQLSTATE for a
+                    # failed connection)
+                    "-c",
+                    "lc_messages=C",
                 ],
-                **_server_user(),
+                # the server itself, not runuser: runuser, signalled, kills its child two
+                # seconds later, mid-checkpoint, and the lock file left keeps the next start out
+                **popen_as(SYSTEM_USER),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -233,32 +222,38 @@ class Postgres:
     def rename_superuser(self, name: str, password: str) -> None:
         """Give the initdb superuser a new name and password (a lake of an older plantlake gave
         it to every service): the old name and password log in no more. A helper superuser does
-        the renaming, as PostgreSQL renames no role of the session doing it."""
+        the renaming, as PostgreSQL renames no role of the session doing it; both changes are one
+        transaction. The helper expires a minute after it is made and is dropped over the
+        superuser's own connection, opened before the rename, whatever happens."""
         helper, helper_password = "plantlake_rename", secrets.token_urlsafe(16)
-        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("CREATE ROLE {} SUPERUSER LOGIN PASSWORD {}").format(
-                    sql.Identifier(helper), sql.Literal(_scram(conn, helper, helper_password))
+        with psycopg.connect(self.conninfo(), autocommit=True) as admin:
+            expires = admin.execute("SELECT (now() + interval '1 minute')::text").fetchone()[0]
+            admin.execute(
+                sql.SQL("CREATE ROLE {} SUPERUSER LOGIN PASSWORD {} VALID UNTIL {}").format(
+                    sql.Identifier(helper),
+                    sql.Literal(_scram(admin, helper, helper_password)),
+                    sql.Literal(expires),
                 )
             )
-        try:
-            with psycopg.connect(
-                self.conninfo(user=helper, password=helper_password), autocommit=True
-            ) as conn:
-                conn.execute(
-                    sql.SQL("ALTER ROLE {} RENAME TO {}").format(
-                        sql.Identifier(self.user), sql.Identifier(name)
+            try:
+                with (
+                    psycopg.connect(self.conninfo(user=helper, password=helper_password)) as conn,
+                    conn.transaction(),
+                ):
+                    conn.execute(
+                        sql.SQL("ALTER ROLE {} RENAME TO {}").format(
+                            sql.Identifier(self.user), sql.Identifier(name)
+                        )
                     )
-                )
-                conn.execute(
-                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                        sql.Identifier(name), sql.Literal(_scram(conn, name, password))
+                    conn.execute(
+                        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                            sql.Identifier(name), sql.Literal(_scram(conn, name, password))
+                        )
                     )
-                )
-            self.user, self.password = name, password
-        finally:
-            with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(helper)))
+                self.user, self.password = name, password
+            finally:
+                # the session of `admin` outlives its role's rename: it still may drop the helper
+                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(helper)))
 
 
 def _scram(conn: psycopg.Connection, role: str, password: str) -> str:
@@ -332,13 +327,7 @@ def start_postgres(
     It runs in a session of its own, so it outlives its caller until `stop()` or a signal to its PID.
     """
     data_dir = Path(data_dir).resolve()
-    if os.geteuid() == 0:
-        for parent in data_dir.parents:
-            if parent.exists() and not parent.stat().st_mode & 0o001:
-                raise ServiceStartError(
-                    f"the {SYSTEM_USER} user cannot reach {data_dir}: {parent} is closed to other users; "
-                    "put the database under a folder others may traverse (e.g. a fresh tempfile.mkdtemp())"
-                )
+    check_reachable(SYSTEM_USER, data_dir, "the database")
     return Postgres(
         data_dir, port or free_port(), user, password, dbname, log_file=log_file
     ).start()

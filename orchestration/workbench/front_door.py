@@ -92,6 +92,31 @@ def doors(ports, sockets: Path) -> list[Door]:
     ]
 
 
+def quoted(path: Path | str) -> str:
+    """`path` as one Caddyfile token, in backquotes: Caddy takes what is inside as it is (in
+    double quotes it keeps a backslash unless a quote follows, so a backslash before a quote
+    cannot be written). ServiceStartError for what no token carries: a backquote, a line break,
+    a brace (Caddy reads `{$NAME}` anywhere in the file as an environment variable, and braces
+    in a proxy's address as a placeholder)."""
+    text = str(path)
+    if any(c in text for c in "`{}\n\r"):
+        raise ServiceStartError(
+            f"the front door's configuration cannot name {text!r}: it has a backquote, a brace "
+            "or a line break; move the lake (or TMPDIR) to a path without them"
+        )
+    return f"`{text}`"
+
+
+def _dial(socket_path: Path) -> str:
+    """The proxy's address of a UI's socket, one token; Caddy cuts such an address at a colon."""
+    if ":" in str(socket_path):
+        raise ServiceStartError(
+            f"the front door cannot reach the socket {socket_path}: its path has a colon; "
+            "set TMPDIR to a folder without one"
+        )
+    return quoted(f"unix/{socket_path}")
+
+
 def caddyfile(doors: list[Door], password_hash: str, data_dir: Path) -> str:
     """Caddy's configuration: no admin API (it would change the config, unauthenticated), plain
     HTTP/1.1 on loopback, and per door its refusals, the login, and the proxy to the socket."""
@@ -100,7 +125,7 @@ def caddyfile(doors: list[Door], password_hash: str, data_dir: Path) -> str:
         "{",
         "\tadmin off",
         "\tauto_https off",
-        f"\tstorage file_system {data_dir}",
+        f"\tstorage file_system {quoted(data_dir)}",
         "\tservers {",
         "\t\tprotocols h1",
         "\t}",
@@ -118,7 +143,7 @@ def caddyfile(doors: list[Door], password_hash: str, data_dir: Path) -> str:
             f'\t\tbasicauth bcrypt "{REALM}" {{',
             f"\t\t\t{USER} {password_hash}",
             "\t\t}",
-            f"\t\treverse_proxy unix/{door.socket} {{",
+            f"\t\treverse_proxy {_dial(door.socket)} {{",
             "\t\t\theader_up -Authorization",  # the UIs need not see the password
             "\t\t}",
             "\t}",

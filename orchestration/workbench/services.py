@@ -31,7 +31,7 @@ from lakehouse.services.processes import (
     wait_ready,
 )
 from lakehouse.settings import REPO_ROOT, Settings
-from orchestration.workbench import front_door
+from orchestration.workbench import database, front_door
 
 BIN = Path(sys.executable).parent
 PG_DBNAME = "plant"
@@ -45,16 +45,18 @@ DAGSTER_YAML = (
     "concurrency:\n  runs:\n    max_concurrent_runs: 1\n"
 )
 INFRASTRUCTURE = ("mosquitto", "postgres")
-# the workbench's passwords, by name (kept in <lake>/_workbench/secrets.json, mode 0600)
-SECRETS = (
-    *("mqtt_plant", "mqtt_ingestion", "mqtt_reader"),
-    *("pg_admin", "pg_plant", "pg_ingestion", "pg_reader"),  # orchestration.workbench.database
-    "web",  # the login of the web UIs' front door (orchestration.workbench.front_door)
-    "sql_analyst",  # the SQL endpoint's `analyst` account (lakehouse.sql_users)
-)
 # the broker's accounts, by secret name: username, and role in lakehouse.services.mosquitto.ACL
 # (the plant publishes, ingestion reads and asks for rebirths, people only read)
 MQTT_ACCOUNTS = {"mqtt_plant": "plant", "mqtt_ingestion": "ingestion", "mqtt_reader": "reader"}
+# the SQL endpoint's account made on the lake's first start (lakehouse.sql_users), and its role
+SQL_ANALYST = "analyst"
+# the workbench's passwords, by name (kept in <lake>/_workbench/secrets.json, mode 0600)
+SECRETS = (
+    *MQTT_ACCOUNTS,
+    *database.SECRETS,
+    "web",  # the login of the web UIs' front door (orchestration.workbench.front_door)
+    "sql_analyst",  # the SQL endpoint's SQL_ANALYST account
+)
 
 
 @dataclass
@@ -219,7 +221,6 @@ class Workbench:
         import plant
         from lakehouse.plant_model import install_model, lake_model_path
         from lakehouse.services.mosquitto import MqttAccount, start_mosquitto
-        from orchestration.workbench.database import PLANT, READER, start_database
 
         if not lake_model_path(self.lake_root).exists():
             # the live plant is the simulator: its model file tells plantlake what it sends
@@ -291,7 +292,7 @@ class Workbench:
         )
         # the roles, the MES schema (made by the plant) and the read grants, before the
         # extractor's first poll; the superuser's password is for `up` alone
-        pg = start_database(
+        pg = database.start_database(
             self.home / "postgres", ports.postgres, PG_DBNAME, secret, log("postgres")
         )
         record(
@@ -299,7 +300,7 @@ class Workbench:
                 "postgres",
                 "PostgreSQL (MES/ERP)",
                 f"postgresql://{LOOPBACK}:{ports.postgres}/{PG_DBNAME}",
-                f"{READER} / {secret['pg_reader']}",
+                f"{database.READER} / {secret['pg_reader']}",
                 str(pg.log),
                 note="read-only: SELECT on the MES/ERP tables",
             ),
@@ -350,7 +351,7 @@ class Workbench:
             MQTT_ACCOUNTS["mqtt_plant"],
             *(["--mqtt-tls-ca", str(self._broker_tls().ca_file)] if self.tls else []),
             "--postgres",
-            f"host={LOOPBACK} port={ports.postgres} dbname={PG_DBNAME} user={PLANT}",
+            f"host={LOOPBACK} port={ports.postgres} dbname={PG_DBNAME} user={database.PLANT}",
         ]
         mqtt_password = {"PLANTLAKE_MQTT_PASSWORD": secret["mqtt_plant"]}
         pg_password = {"PLANTLAKE_PG_PASSWORD": secret["pg_plant"]}
@@ -455,17 +456,14 @@ class Workbench:
             ),
         )
         if sql_endpoint_available():
-            from lakehouse.sql_users import ensure_user, users_file
+            from lakehouse.sql_users import users_file
 
             log = logs / "sql-endpoint.log"
-            # one analyst account from the first start on; `plantlake users` makes others
-            password = self._secrets()["sql_analyst"]
-            ensure_user(users_file(self.lake_root), "analyst", "analyst", password)
             sql = Service(
                 "sql",
                 "SQL endpoint (HiveServer2, read-only)",
                 f"jdbc:hive2://{LOOPBACK}:{ports.sql}",
-                f"analyst / {password} (more: plantlake users add)",
+                sql_credentials(users_file(self.lake_root), self._secrets()["sql_analyst"]),
                 str(log),
             )
             offset = log.stat().st_size if log.exists() else 0  # the log of earlier runs stays
@@ -519,7 +517,6 @@ class Workbench:
     def _ingestion_config(self) -> Path:
         """The ingestion YAML of the live plant: both MQTT feeds, OPC UA and the MES database."""
         from orchestration.live import MES_TABLES
-        from orchestration.workbench.database import INGESTION
 
         ports = self.settings.ports
         mqtt = {"type": "mqtt", "host": LOOPBACK, "port": ports.mqtt}
@@ -557,7 +554,7 @@ class Workbench:
                     "host": LOOPBACK,
                     "port": ports.postgres,
                     "dbname": PG_DBNAME,
-                    "user": INGESTION,
+                    "user": database.INGESTION,
                     "password_env": "PLANTLAKE_PG_PASSWORD",
                     "tables": MES_TABLES,
                     "poll_interval_s": 10,
@@ -645,6 +642,18 @@ def _remove_sockets(state: State) -> None:
     """The private folder of the UIs' sockets, once they have stopped."""
     if state.sockets:
         shutil.rmtree(state.sockets, ignore_errors=True)
+
+
+def sql_credentials(users: Path, analyst_password: str) -> str:
+    """The SQL endpoint's row of the table. The lake's first start makes the users file with
+    the SQL_ANALYST account; later starts leave the file as `plantlake users` made it (a removed
+    account stays removed), and the table shows the password while it still logs in."""
+    from lakehouse.sql_users import logs_in, start_users_file
+
+    start_users_file(users, SQL_ANALYST, SQL_ANALYST, analyst_password)
+    if logs_in(users, SQL_ANALYST, analyst_password):
+        return f"{SQL_ANALYST} / {analyst_password} (more: plantlake users add)"
+    return "see plantlake users list"
 
 
 def sql_endpoint_available() -> bool:

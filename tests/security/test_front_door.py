@@ -11,6 +11,7 @@ import http.server
 import json
 import shutil
 import socketserver
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -62,8 +63,9 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 @pytest.fixture(scope="module")
 def door():
-    """Caddy with the workbench's configuration, in front of three stand-ins."""
-    sockets = Path(tempfile.mkdtemp(prefix="plantlake-"))
+    """Caddy with the workbench's configuration, in front of three stand-ins; its folders' path
+    has a space, as a lake's may."""
+    sockets = Path(tempfile.mkdtemp(prefix="plantlake door-"))
     home = sockets / "caddy"
     ports = {}
     while len(set(ports.values())) < len(front_door.UIS):
@@ -240,3 +242,49 @@ def test_the_configuration_is_private_and_the_password_on_no_command_line(door):
     }
     assert listening == {("127.0.0.1", d.port) for d in door.doors.values()}
     assert not [c for c in caddy.net_connections("udp")]  # no HTTP/3
+
+
+def test_paths_with_a_space_a_quote_or_a_backslash_reach_caddy_as_they_are(tmp_path):
+    """`caddy adapt` reads the Caddyfile as `caddy run` does: each path is one token, unchanged."""
+    folder = tmp_path / 'my lake "2" b\\"x\\'  # a space, quotes, backslashes (one before a quote)
+    ports = SimpleNamespace(dagster=3001, mlflow=3002, jupyter=3003)
+    doors = front_door.doors(ports, folder / "sockets")
+    config = tmp_path / "Caddyfile"
+    config.write_text(front_door.caddyfile(doors, "$2a$14$hash", folder / "C:" / "data"))
+    done = subprocess.run(
+        [front_door.caddy(), "adapt", "--config", str(config), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    adapted = json.loads(done.stdout)
+    assert adapted["storage"] == {"module": "file_system", "root": str(folder / "C:" / "data")}
+    dials = {
+        handler["upstreams"][0]["dial"]
+        for server in adapted["apps"]["http"]["servers"].values()
+        for handler in _handlers(server["routes"])
+        if handler.get("handler") == "reverse_proxy"
+    }
+    assert dials == {f"unix/{d.socket}" for d in doors}
+
+
+def _handlers(routes: list[dict]):
+    for route in routes:
+        for handler in route.get("handle", []):
+            yield handler
+            yield from _handlers(handler.get("routes", []))
+
+
+@pytest.mark.parametrize("path", ["/lakes/{$HOME}", "/lakes/a`b", "/lakes/a\nb"])
+def test_a_path_caddy_cannot_carry_is_refused_by_name(path):
+    with pytest.raises(front_door.ServiceStartError, match="cannot name"):
+        front_door.quoted(path)
+
+
+def test_a_socket_path_with_a_colon_is_refused_by_name():
+    """A colon is fine in the lake's path (above), not in a socket's: Caddy cuts a proxy's
+    address there."""
+    doors = front_door.doors(SimpleNamespace(dagster=1, mlflow=2, jupyter=3), Path("/tmp/a:b"))
+    with pytest.raises(front_door.ServiceStartError, match="has a colon"):
+        front_door.caddyfile(doors, "$2a$14$hash", Path("/lake"))

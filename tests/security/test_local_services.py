@@ -32,7 +32,10 @@ def test_the_broker_password_file_is_private_and_hashed():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_postgres_starts_under_a_deep_path_and_refuses_a_wrong_password():
+def test_postgres_starts_under_a_deep_path_and_refuses_a_wrong_password(monkeypatch):
+    # initdb keeps the locale it runs in for the server's messages; a refused password is told
+    # by its English text, whatever that locale is
+    monkeypatch.setenv("LC_MESSAGES", "C.UTF-8")
     base = Path(tempfile.mkdtemp(prefix="plantlake-deep-"))
     base.chmod(0o755)  # reachable by the server user when we are root
     deep = base / ("a-rather-long-folder-name-of-a-checkout-" * 4) / "lake" / "_workbench"
@@ -44,6 +47,7 @@ def test_postgres_starts_under_a_deep_path_and_refuses_a_wrong_password():
     try:
         with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert conn.execute("SHOW lc_messages").fetchone() == ("C",)
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(pg.conninfo().replace("password=right", "password=wrong"))
         assert not (deep / "postgres" / "pwfile").exists()

@@ -17,12 +17,12 @@ import pytest
 
 from ingestion.landing import LandingZone
 from ingestion.sql.extractor import PostgresExtractor, PostgresSourceConfig, SqlTable
+from lakehouse.services import postgres
 from lakehouse.services.ports import ServiceStartError, free_port
 from lakehouse.services.postgres import start_postgres
 from orchestration.live import MES_TABLES
 from orchestration.workbench import database
 from orchestration.workbench.database import ADMIN, INGESTION, PLANT, READER, start_database
-from orchestration.workbench.services import SECRETS
 from plant.mes import MesChange
 from plant.servers.mes import PRIMARY_KEYS, MesWriter
 
@@ -116,11 +116,6 @@ def refused(pg, role: str, probes: list[str]) -> list[str]:
                 pass
         assert row_counts(pg) == before, f"{probe!r} changed a table"
     return accepted
-
-
-def test_the_workbench_keeps_a_password_for_every_role():
-    assert set(database.SECRETS) <= set(SECRETS)
-    assert {r.name for r in database.roles()} == {PLANT, INGESTION, READER}
 
 
 @pytest.mark.parametrize("role", [ADMIN, PLANT, INGESTION, READER])
@@ -351,4 +346,29 @@ def test_an_older_lake_whose_services_were_the_superuser_is_migrated():
         with pytest.raises(ServiceStartError, match="refused the password of 'plantlake_admin'"):
             start_database(base / "pg", port, "plant", wrong, base / "pg.log")
     finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_rename_that_fails_half_way_leaves_no_helper_superuser(monkeypatch):
+    """The password change fails after the rename: neither happens (one transaction), and the
+    helper superuser is dropped all the same."""
+    base = server_dir("plantlake-pg-rename-")
+    pg = start_postgres(base / "pg", free_port(), "plantlake", "old-pw", "plant", base / "pg.log")
+    try:
+        scram = postgres._scram
+
+        def fails_for_the_new_name(conn, role, password):
+            if role == ADMIN:
+                raise RuntimeError("the connection broke after the rename")
+            return scram(conn, role, password)
+
+        monkeypatch.setattr(postgres, "_scram", fails_for_the_new_name)
+        with pytest.raises(RuntimeError, match="after the rename"):
+            pg.rename_superuser(ADMIN, "new-pw")
+        with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolsuper OR rolname = 'plantlake_rename'"
+            ).fetchall() == [("plantlake",)]
+    finally:
+        pg.stop()
         shutil.rmtree(base, ignore_errors=True)
