@@ -56,6 +56,10 @@ SECRETS = (
     *database.SECRETS,
     "web",  # the login of the web UIs' front door (orchestration.workbench.front_door)
     "sql_analyst",  # the SQL endpoint's SQL_ANALYST account
+    # ending of ingestion's MQTT client ids: the broker ties a persistent session to a client id,
+    # not to an account, so an id another account could guess would let it end ingestion's
+    # session and drop the messages queued for it
+    "mqtt_session",
 )
 
 
@@ -149,6 +153,7 @@ class Workbench:
         missing = [name for name in SECRETS if name not in kept]
         if missing:
             kept |= {name: secrets.token_urlsafe(12) for name in missing}
+            self.home.mkdir(parents=True, exist_ok=True)
             write_private(path, json.dumps(kept, indent=1))
         return kept
 
@@ -522,6 +527,7 @@ class Workbench:
         mqtt = {"type": "mqtt", "host": LOOPBACK, "port": ports.mqtt}
         mqtt["username"] = MQTT_ACCOUNTS["mqtt_ingestion"]
         mqtt["password_env"] = "PLANTLAKE_MQTT_PASSWORD"
+        session = self._secrets()["mqtt_session"]
         if self.tls:
             mqtt["tls_ca_file"] = str(self._broker_tls().ca_file)
         config = {
@@ -531,14 +537,15 @@ class Workbench:
                 {
                     **mqtt,
                     "name": "uns",
-                    "client_id": "plantlake-uns",
+                    "client_id": f"plantlake-uns-{session}",
                     "topics": ["acme/#"],
                     "sparkplug_host": False,  # the sparkplug source is the Host Application
                 },
                 {
                     **mqtt,
                     "name": "sparkplug",
-                    "client_id": "plantlake-spb",
+                    "client_id": f"plantlake-spb-{session}",
+                    "sparkplug_host_id": "plantlake-spb",  # public: its STATE topic names it
                     "topics": ["spBv1.0/#"],
                 },
                 {
