@@ -31,6 +31,16 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(autouse=True)
+def _umask_kept():
+    """The `plantlake` command makes its process's umask 077; a test that runs it in-process
+    (CliRunner) must not change the modes of what the tests after it create."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
+
+
 @pytest.fixture(scope="session")
 def test_settings(tmp_path_factory: pytest.TempPathFactory):
     from lakehouse.settings import load_settings

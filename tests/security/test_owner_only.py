@@ -34,7 +34,9 @@ def test_spark_writes_delta_files_for_the_owner_only(spark, tmp_path):
 
 
 def test_make_owner_only_closes_files_and_folders_made_open(tmp_path):
-    (tmp_path / "lake" / "gold" / "t").mkdir(parents=True, mode=0o755)
+    (tmp_path / "lake" / "gold" / "t").mkdir(parents=True)
+    for folder in ("lake", "lake/gold", "lake/gold/t"):
+        (tmp_path / folder).chmod(0o755)
     data = tmp_path / "lake" / "gold" / "t" / "part-0.parquet"
     data.write_bytes(b"x")
     data.chmod(0o644)

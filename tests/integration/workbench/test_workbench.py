@@ -48,7 +48,8 @@ def workbench(spark):
     # deep, as a checkout may be: no Unix socket of any service may live under it (107 bytes)
     lake_root = base / ("a-rather-long-folder-name-of-a-checkout-" * 3) / "lake"
     assert len(str(lake_root / "_workbench" / "postgres" / "sock" / ".s.PGSQL.54321")) > 107
-    lake_root.parent.mkdir(mode=0o755)  # a checkout's folders, which other users may pass
+    lake_root.parent.mkdir()
+    lake_root.parent.chmod(0o755)  # a checkout's folders, which other users may pass
     Lake(spark, lake_root).create_all()
     ports = {}
     while len(set(ports.values())) < len(SERVICES):
