@@ -44,7 +44,7 @@ DAGSTER_YAML = (
     # One run at a time: each run starts a Spark driver, and the sensors fire every minute.
     "concurrency:\n  runs:\n    max_concurrent_runs: 1\n"
 )
-INFRASTRUCTURE = ("mosquitto", "postgres")
+INFRASTRUCTURE = ("mosquitto", "postgres")  # stopped last: the others are their clients
 # the broker's accounts, by secret name: username, and role in lakehouse.services.mosquitto.ACL
 # (the plant publishes, ingestion reads and asks for rebirths, people only read)
 MQTT_ACCOUNTS = {"mqtt_plant": "plant", "mqtt_ingestion": "ingestion", "mqtt_reader": "reader"}
@@ -313,7 +313,6 @@ class Workbench:
         )
 
         progress("starting ingestion and the plant")
-        env_clients = env  # each client is given its own passwords below
         config = self._ingestion_config()
         landing = self.lake_root / "_landing"
         ingestion = Service(
@@ -328,7 +327,7 @@ class Workbench:
         mqtt_password = {"PLANTLAKE_MQTT_PASSWORD": secret["mqtt_ingestion"]}
         pg_password = {"PLANTLAKE_PG_PASSWORD": secret["pg_ingestion"]}
         spawned = spawn(
-            command, log("ingestion"), env=env_clients | mqtt_password | pg_password, cwd=REPO_ROOT
+            command, log("ingestion"), env=env | mqtt_password | pg_password, cwd=REPO_ROOT
         )
         waits.append(
             (record(ingestion, spawned.pid), lambda: self._ingestion_reporting(config, landing))
@@ -360,9 +359,7 @@ class Workbench:
         ]
         mqtt_password = {"PLANTLAKE_MQTT_PASSWORD": secret["mqtt_plant"]}
         pg_password = {"PLANTLAKE_PG_PASSWORD": secret["pg_plant"]}
-        spawned = spawn(
-            command, log("plant"), env=env_clients | mqtt_password | pg_password, cwd=REPO_ROOT
-        )
+        spawned = spawn(command, log("plant"), env=env | mqtt_password | pg_password, cwd=REPO_ROOT)
         waits.append((record(plant, spawned.pid), lambda: port_open(ports.opcua)))
 
         progress("waiting for " + ", ".join(s.name.split(" (")[0] for s, _ in waits))
