@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -163,4 +162,9 @@ def test_backfill_writes_mes_rows_with_updates(config, tmp_path):
     assert summary.readings == sum(
         pq.read_metadata(p).num_rows for p in (tmp_path / "bf/uns").rglob("*.parquet")
     )
-    assert isinstance(pq.read_table(tmp_path / "bf/truth/failures.parquet"), pa.Table)
+    failures = pq.read_table(tmp_path / "bf/truth/failures.parquet")
+    assert failures.column_names == ["equipment_id", "time", "cause", "warned", "repair_s"]
+    assert failures.num_rows == summary.failures
+    if failures.num_rows:  # every failure falls in the backfilled day
+        assert pc.min(failures["time"]).as_py() >= START
+        assert pc.max(failures["time"]).as_py() < START + timedelta(days=1)

@@ -8,7 +8,11 @@ import sys
 import textwrap
 from datetime import UTC, datetime
 
+import pytest
+
 from lakehouse.settings import REPO_ROOT
+
+pytestmark = pytest.mark.integration
 
 READER = textwrap.dedent(
     """
