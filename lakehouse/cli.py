@@ -43,14 +43,19 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def _open_lake():
-    from lakehouse.lake import open_lake
-
+def _settings():
+    """The settings, or exit 2 with the configuration error (it names the key)."""
     try:
-        settings = get_settings()
+        return get_settings()
     except SettingsError as exc:
         err_console.print(f"[red]configuration error[/red]\n{exc}")
         raise typer.Exit(2) from None
+
+
+def _open_lake():
+    from lakehouse.lake import open_lake
+
+    settings = _settings()
     with err_console.status("starting Spark…"):
         return open_lake(settings)
 
@@ -161,11 +166,7 @@ def sql_endpoint(
     from lakehouse.spark import SparkSetupError
     from lakehouse.sql_endpoint import EndpointStartError, serve
 
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        err_console.print(f"[red]configuration error[/red]\n{exc}")
-        raise typer.Exit(2) from None
+    settings = _settings()
     port = port or settings.ports.sql
     if not _port_is_free(LOOPBACK, port):
         err_console.print(
@@ -193,12 +194,7 @@ app.add_typer(users_app, name="users")
 def _users_file():
     from lakehouse.sql_users import users_file
 
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        err_console.print(f"[red]configuration error[/red]\n{exc}")
-        raise typer.Exit(2) from None
-    return users_file(settings.lake_root)
+    return users_file(_settings().lake_root)
 
 
 @users_app.command("add")
