@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
-from expectations import bronze, gold, silver
+from expectations.rules import LAYER_SEVERITY, RULES
 from expectations.suite import ERROR, WARN, Suite, SuiteError, severity_of
-from lakehouse.catalog import LAYERS, get_table
+from lakehouse.catalog import CATALOG, all_tables, get_table
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 SAMPLE_ROWS = 5  # failing rows kept per expectation
 _SHOWN_ROWS = 2  # of which the summary line quotes
 _INDEX = "plantlake_check"  # meta key: the expectation's position in the suite
-
-SUITES: dict[str, Suite] = {**bronze.SUITES, **silver.SUITES, **gold.SUITES}
 
 
 class NoSuiteError(KeyError):
@@ -97,20 +95,21 @@ class CheckResult:
 
 
 def tables_with_suites() -> list[str]:
-    """Every table with a suite, bronze → silver → gold, by name within a layer."""
-    order = {layer: i for i, layer in enumerate(LAYERS)}
-    return sorted(SUITES, key=lambda name: (order[name.split(".")[0]], name))
+    """Every table with a suite, bronze → silver → gold, by name within a layer: every catalog
+    table of those layers, whether or not the rule table adds rules to its catalog checks."""
+    return [t.full_name for t in all_tables() if t.layer in LAYER_SEVERITY]
 
 
 def get_suite(table: str) -> Suite:
     """The suite of `layer.table`; NoSuiteError naming the tables that have one."""
-    try:
-        return SUITES[table]
-    except KeyError:
+    spec = CATALOG.get(table)
+    if spec is None or spec.layer not in LAYER_SEVERITY:
         raise NoSuiteError(
             f"no expectation suite for table {table!r}; tables with a suite: "
             f"{', '.join(tables_with_suites())}"
-        ) from None
+        )
+    suite = RULES.get(table, Suite())
+    return suite if suite.severity else replace(suite, severity=LAYER_SEVERITY[spec.layer])
 
 
 def validate_table(

@@ -1,16 +1,17 @@
-"""What a suite is (its specific expectations, severity, derived columns, context), and the
-checks every table gets from its catalog declaration: columns present, key unique, required filled.
+"""What a suite is: the checks every table gets from its catalog declaration (columns present,
+required columns filled, key unique) and the rules of `expectations.rules`, each a GX expectation
+built only when the suite runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
+from expectations.derived import Context
 from lakehouse.catalog import TableSpec
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ SEVERITIES = (ERROR, WARN)
 # GX calls its levels critical / warning; ours are the words of a Dagster asset check.
 _GX_LEVEL = {ERROR: "critical", WARN: "warning"}
 
-Context = Mapping[str, DataFrame]
+Derive = Callable[[DataFrame, Context], DataFrame]
 
 
 class SuiteError(ValueError):
@@ -31,62 +32,160 @@ class SuiteError(ValueError):
 
 
 @dataclass(frozen=True)
-class Suite:
-    """The checks of one table beyond its catalog declaration.
+class Rule:
+    """One expectation beyond the catalog's, as data: a GX expectation class and its arguments.
 
-    `expectations(context)` returns GX expectations; one built without an explicit `severity`
-    takes the suite's. `derive(df, context)` adds the columns those expectations read (a sum, a
-    joined range) and never drops a row. `context` names the extra DataFrames the suite can use.
+    `severity` None takes the suite's. `derive` adds the column the rule reads (a sum, a gap);
+    `needs` names the context table that column comes from: without it the rule is left out.
+    `show` lists the columns the summary quotes from a failing row (default: the rule's own).
     """
 
-    expectations: Callable[[Context], list[Expectation]]
-    severity: str = ERROR
-    derive: Callable[[DataFrame, Context], DataFrame] | None = None
-    context: tuple[str, ...] = ()
+    expectation: str  # a class of great_expectations.expectations, e.g. ExpectColumnValuesToBeInSet
+    kwargs: Mapping[str, Any]
+    description: str
+    severity: str | None = None
+    show: tuple[str, ...] = ()
+    derive: Derive | None = None
+    needs: str | None = None
 
     def __post_init__(self) -> None:
-        if self.severity not in SEVERITIES:
+        if self.severity not in (None, *SEVERITIES):
+            raise SuiteError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+        if "mostly" in self.kwargs:
+            # the runner reads a pass as "no row fails"; a tolerance would hide rows
+            raise SuiteError(f"{self.description}: a rule does not use `mostly`")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        k = self.kwargs
+        return tuple(k[n] for n in ("column", "column_A", "column_B") if n in k) + tuple(
+            k.get("column_list", ())
+        )
+
+    def expectation_at(self, severity: str) -> Expectation:
+        """The GX expectation, at the rule's severity or else `severity`."""
+        import great_expectations.expectations as gxe
+
+        extra = {"meta": {"show": list(self.show)}} if self.show else {}
+        expectation = getattr(gxe, self.expectation)(
+            **self.kwargs, description=self.description, **extra
+        )
+        set_severity(expectation, self.severity or severity)
+        return expectation
+
+
+@dataclass(frozen=True)
+class Suite:
+    """The checks of one table: the catalog's, then `rules`, at `severity` unless a rule says.
+
+    `severity` None takes the layer's (`expectations.rules.LAYER_SEVERITY`) when the runner
+    looks the suite up.
+    """
+
+    rules: tuple[Rule, ...] = ()
+    severity: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.severity not in (None, *SEVERITIES):
             raise SuiteError(f"severity {self.severity!r} is not one of {SEVERITIES}")
 
+    @property
+    def context(self) -> tuple[str, ...]:
+        """The other tables the suite can use, by short name (`tags` for silver.tags)."""
+        return tuple(dict.fromkeys(r.needs for r in self.rules if r.needs))
+
+    def applied(self, context: Context) -> list[Rule]:
+        """The rules that run with `context`: those needing a table not given are left out."""
+        return [r for r in self.rules if r.needs is None or r.needs in context]
+
     def prepare(self, df: DataFrame, context: Context) -> DataFrame:
-        """The frame the expectations run on: `df` with the derived columns, if any."""
-        return self.derive(df, context) if self.derive is not None else df
+        """The frame the expectations run on: `df` with the columns its rules derive, if any."""
+        derives = dict.fromkeys(r.derive for r in self.applied(context) if r.derive)
+        for derive in derives:
+            df = derive(df, context)
+        return df
 
     def build(self, spec: TableSpec, context: Context) -> list[Expectation]:
-        """Catalog checks, then the specific ones, each with its severity set."""
-        specific = self.expectations(context)
-        for expectation in specific:
-            if getattr(expectation, "mostly", 1) < 1:
-                # the runner reads a pass as "no row fails"; a tolerance would hide rows
-                raise SuiteError(f"{expectation.expectation_type}: a suite does not use `mostly`")
-            # pydantic (v1) records the fields given to the constructor: an explicit one wins
-            if "severity" not in expectation.__fields_set__:
-                set_severity(expectation, self.severity)
-        return [*catalog_expectations(spec, self.severity), *specific]
+        """Catalog checks, then the rules, each with its severity set."""
+        severity = self.severity
+        if severity is None:
+            raise SuiteError(f"the suite of {spec.full_name} has no severity")
+        specific = [r.expectation_at(severity) for r in self.applied(context)]
+        return [*catalog_expectations(spec, severity), *specific]
 
 
-def unaccounted_parts(df: DataFrame, context: Context | None = None) -> DataFrame:
-    """`df` with `unaccounted_parts` = produced − (good + scrap + rework): 0 when they add up."""
-    counted = F.col("good") + F.col("scrap") + F.col("rework")
-    return df.withColumn("unaccounted_parts", F.col("produced") - counted)
+def contract(*rules: Rule, severity: str | None = None) -> Suite:
+    """A table's rules beyond its catalog declaration, as one entry of the rule table."""
+    return Suite(rules=rules, severity=severity)
 
 
-def counts_add_up() -> Expectation:
-    """good + scrap + rework = produced, as a warning: a counter's first reading (the start of
-    its history, or after a gap longer than the transform's lookback) has no baseline, so its
-    increase is unknown and counted as 0; the counts of that minute then differ by a part."""
-    import great_expectations.expectations as gxe
+# The kinds of rule --------------------------------------------------------------------------
 
-    expectation = gxe.ExpectColumnValuesToBeBetween(
-        column="unaccounted_parts",
-        min_value=0,
-        max_value=0,
-        description="good + scrap + rework = produced (unaccounted_parts = produced − good − "
-        "scrap − rework); a counter baseline at the start of the data leaves one part unaccounted",
-        meta={"show": ["produced", "good", "scrap", "rework"]},
-    )
-    set_severity(expectation, WARN)
-    return expectation
+
+def between(
+    column: str,
+    low: float | None = None,
+    high: float | None = None,
+    why: str | None = None,
+    *,
+    above: bool = False,
+    **kw: Any,
+) -> Rule:
+    """`low` <= column <= `high` (either may be None); `above`: strictly above `low`.
+
+    Without `why` the description says it plainly: `x is not negative`, `x lies between 0 and 1`.
+    """
+    if why is None:
+        if high is None and low == 0:
+            why = f"{column} is {'above 0' if above else 'not negative'}"
+        elif low is not None and high is not None and not above:
+            why = f"{column} lies between {low:g} and {high:g}"
+        else:
+            raise SuiteError(f"{column}: say why this range ({low}, {high}) holds")
+    kwargs: dict[str, Any] = {"column": column}
+    if low is not None:
+        kwargs["min_value"] = low
+    if high is not None:
+        kwargs["max_value"] = high
+    if above:
+        kwargs["strict_min"] = True
+    return Rule("ExpectColumnValuesToBeBetween", kwargs, why, **kw)
+
+
+def not_negative(*columns: str) -> tuple[Rule, ...]:
+    return tuple(between(c, 0) for c in columns)
+
+
+def ratios(*columns: str) -> tuple[Rule, ...]:
+    return tuple(between(c, 0, 1) for c in columns)
+
+
+def one_of(column: str, values: tuple, why: str | None = None, **kw: Any) -> Rule:
+    """The column holds one of `values`: `state is running, idle or changeover`."""
+    if why is None:
+        names = [str(v) for v in values]
+        why = f"{column} is {' or '.join(filter(None, [', '.join(names[:-1]), names[-1]]))}"
+    kwargs = {"column": column, "value_set": list(values)}
+    return Rule("ExpectColumnValuesToBeInSet", kwargs, why, **kw)
+
+
+def is_true(column: str, why: str, **kw: Any) -> Rule:
+    """A derived yes/no column is true wherever it is not null."""
+    return one_of(column, (True,), why, **kw)
+
+
+def at_least(
+    column: str, other: str, why: str, *, strict: bool = False, skip_missing: bool = True
+) -> Rule:
+    """`column` >= `other` on each row (> when `strict`); `skip_missing`: a row where either is
+    null is not checked (otherwise only where both are)."""
+    kwargs: dict[str, Any] = {"column_A": column, "column_B": other, "or_equal": not strict}
+    if skip_missing:
+        kwargs["ignore_row_if"] = "either_value_is_missing"
+    return Rule("ExpectColumnPairValuesAToBeGreaterThanB", kwargs, why)
+
+
+# Severity -----------------------------------------------------------------------------------
 
 
 def set_severity(expectation: Expectation, severity: str) -> None:
@@ -99,6 +198,9 @@ def severity_of(expectation: Expectation) -> str:
     """`error` for a GX critical expectation, `warn` for warning and info."""
     level = getattr(expectation.severity, "value", expectation.severity)
     return ERROR if level == _GX_LEVEL[ERROR] else WARN
+
+
+# The catalog's checks, for every table ------------------------------------------------------
 
 
 def catalog_expectations(spec: TableSpec, severity: str) -> list[Expectation]:

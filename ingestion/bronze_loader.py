@@ -13,23 +13,9 @@ from pathlib import Path
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
+from ingestion.landing import spark_schema
 from lakehouse.lake import Lake
-
-LANDING_SPARK_SCHEMA = T.StructType(
-    [
-        T.StructField("record_id", T.StringType(), False),
-        T.StructField("kind", T.StringType(), False),
-        T.StructField("source", T.StringType(), False),
-        T.StructField("address", T.StringType()),
-        T.StructField("payload", T.BinaryType()),
-        T.StructField("attributes", T.MapType(T.StringType(), T.StringType())),
-        T.StructField("source_timestamp", T.TimestampType()),
-        T.StructField("received_at", T.TimestampType(), False),
-        T.StructField("batch_id", T.StringType(), False),
-    ]
-)
 
 
 def _attr(name: str) -> Column:
@@ -180,7 +166,7 @@ class BronzeLoader:
         batches = []
         start = time.perf_counter()
         stream = (
-            self.lake.spark.readStream.schema(LANDING_SPARK_SCHEMA)
+            self.lake.spark.readStream.schema(spark_schema())
             .option("recursiveFileLookup", "true")
             .option("pathGlobFilter", "*.parquet")
             .option("maxFilesPerTrigger", self.max_files_per_batch)

@@ -17,26 +17,59 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
+
 # What a connector hands over, whatever the protocol; `kind` says which bronze table it feeds.
 KINDS = ("mqtt", "sparkplug", "opcua", "mes", "quarantine")
 
-LANDING_SCHEMA = pa.schema(
-    [
-        pa.field("record_id", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-        pa.field("address", pa.string()),
-        pa.field("payload", pa.binary()),
-        pa.field("attributes", pa.map_(pa.string(), pa.string())),
-        pa.field("source_timestamp", pa.timestamp("us", tz="UTC")),
-        pa.field("received_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("batch_id", pa.string(), nullable=False),
-    ]
+# A landed record, declared once: (name, type as the catalog names it, nullable). Connectors
+# write it with Arrow (`arrow_schema`), the bronze loader reads it with Spark (`spark_schema`).
+LANDING_COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("record_id", "string", False),
+    ("kind", "string", False),
+    ("source", "string", False),
+    ("address", "string", True),
+    ("payload", "binary", True),
+    ("attributes", "map<string,string>", True),
+    ("source_timestamp", "timestamp", True),
+    ("received_at", "timestamp", False),
+    ("batch_id", "string", False),
 )
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "binary": pa.binary(),
+    "map<string,string>": pa.map_(pa.string(), pa.string()),
+    # Spark reads microsecond UTC instants as its timestamp type
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_schema() -> pa.Schema:
+    """The landing files' schema, as connectors write them."""
+    return pa.schema(
+        [pa.field(name, _ARROW_TYPES[kind], nullable=null) for name, kind, null in LANDING_COLUMNS]
+    )
+
+
+def spark_schema() -> StructType:
+    """The landing files' schema as a Spark StructType, as the bronze loader reads them."""
+    # Imported here: connectors land records without Spark; only the loader's process needs it.
+    from pyspark.sql import types as T
+
+    from lakehouse.catalog.spec import Column
+
+    return T.StructType(
+        [T.StructField(n, Column(n, kind, "").data_type, null) for n, kind, null in LANDING_COLUMNS]
+    )
+
+
+LANDING_SCHEMA = arrow_schema()
 
 
 class LandingError(ValueError):

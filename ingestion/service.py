@@ -317,12 +317,10 @@ class IngestionService:
         rows = [(*row, None, datetime.now(UTC)) for x in self.sql for row in x.watermark_rows()]
         if not rows:
             return
+        from lakehouse.catalog import get_table  # Spark only where the loader runs, as above
+
         lake.create("ops.watermarks")
-        df = lake.spark.createDataFrame(
-            [(s, t, ts, key, n, at) for (s, t, ts, key, n, at) in rows],
-            "source string, source_table string, watermark_ts timestamp, watermark_key string, "
-            "rows_extracted bigint, updated_at timestamp",
-        )
+        df = lake.spark.createDataFrame(rows, get_table("ops.watermarks").schema)
         lake.upsert("ops.watermarks", df)
 
     def _load(self, loader) -> None:

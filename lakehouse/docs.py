@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from lakehouse.catalog import LAYERS, Column, TableSpec, all_tables
+from lakehouse.catalog import LAYERS, PLANT_MODEL, Column, Read, TableSpec, all_tables
 from lakehouse.settings import REPO_ROOT
 
 TABLES_DOC = REPO_ROOT / "docs" / "tables.md"
@@ -66,6 +66,36 @@ def _example_title(sql: str, number: int) -> str:
     return first.lstrip("- ").strip() if first.startswith("--") else f"Example {number}"
 
 
+def _rebuilt(spec: TableSpec) -> str:
+    build = spec.build
+    if build.writes_itself:
+        return " (incremental: what changed in its sources)"
+    if build.days:
+        return " (the days whose inputs changed" + (
+            ", and the day before each)" if build.day_before else ")"
+        )
+    return " (whole, when an input changed)"
+
+
+def _read(r: Read) -> str:
+    """An input as the docs show it: `silver.readings` (3 days before, tags a, b)."""
+    name = (
+        f"[`{r.table}`](#{r.table.replace('.', '')})"
+        if r.table != PLANT_MODEL
+        else "the plant model"
+    )
+    notes = []
+    if r.whole:
+        notes.append("whole")
+    if r.before:
+        notes.append(f"{r.before} day(s) before")
+    if r.after:
+        notes.append(f"{r.after} day(s) after")
+    if r.tags:
+        notes.append("tags " + ", ".join(r.tags))
+    return name + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def render_table(spec: TableSpec) -> str:
     """One table's section: description, facts, columns, examples."""
     lines = [f"### `{spec.full_name}`", "", spec.description, ""]
@@ -75,6 +105,9 @@ def render_table(spec: TableSpec) -> str:
         ("primary key", ", ".join(f"`{c}`" for c in spec.primary_key) or "-"),
         ("partitioned by", ", ".join(f"`{c}`" for c in spec.partition_by) or "-"),
     ]
+    if spec.build is not None:
+        facts.append(("built by", f"`{spec.build.function}`" + _rebuilt(spec)))
+        facts.append(("reads", ", ".join(_read(r) for r in spec.build.reads)))
     lines += ["| | |", "| --- | --- |"]
     lines += [f"| {key} | {_cell(value)} |" for key, value in facts]
     lines += ["", "| column | type | unit | null | meaning |", "| --- | --- | --- | --- | --- |"]

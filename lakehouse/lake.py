@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -98,15 +99,7 @@ def schema_problems(spec: TableSpec, df: DataFrame) -> SchemaMismatchError | Non
 
     Types must match exactly (nullability and column order aside): no silent casts into the lake.
     """
-    declared = {f.name: f.dataType for f in spec.schema.fields}
-    given = {f.name: f.dataType for f in df.schema.fields}
-    missing = [name for name in declared if name not in given]
-    unexpected = [name for name in given if name not in declared]
-    wrong = [
-        (name, given[name].simpleString(), declared[name].simpleString())
-        for name in declared
-        if name in given and given[name].simpleString() != declared[name].simpleString()
-    ]
+    missing, unexpected, wrong = spec.mismatches(df.schema)
     if missing or unexpected or wrong:
         return SchemaMismatchError(spec.full_name, missing, unexpected, wrong)
     return None
@@ -227,6 +220,78 @@ class Lake:
                 info = action["commitInfo"]
                 break
         return Commit(version, info.get("operation", ""), info.get("operationMetrics", {}))
+
+    def _commits(self, name: str) -> list[tuple[int, Path]]:
+        log_dir = self.path(name) / "_delta_log"
+        return sorted((int(p.stem), p) for p in log_dir.glob("*.json") if p.stem.isdigit())
+
+    def progress(self, name: str, *, look_back: int = 100) -> dict:
+        """What the latest build of `name` recorded it read (`commit_metadata`), or {}.
+
+        Read from the newest commits of the log (no Spark job); commits by other writers
+        (an OPTIMIZE, an ML scorer) are passed over.
+        """
+        for _, path in reversed(self._commits(name)[-look_back:]):
+            for line in path.read_text().splitlines():
+                info = json.loads(line).get("commitInfo")
+                if info is None:
+                    continue
+                try:
+                    recorded = json.loads(info.get("userMetadata") or "{}")
+                except ValueError:
+                    recorded = {}
+                if isinstance(recorded, dict) and "inputs" in recorded:
+                    return recorded["inputs"]
+                break
+        return {}
+
+    @contextmanager
+    def commit_metadata(self, metadata: dict):
+        """Record `metadata` (JSON) in the commits made inside the block: what a build read."""
+        key = "spark.databricks.delta.commitInfo.userMetadata"
+        self.spark.conf.set(key, json.dumps(metadata, sort_keys=True))
+        try:
+            yield
+        finally:
+            self.spark.conf.unset(key)
+
+    @contextmanager
+    def recorded(self, name: str, inputs: dict):
+        """Write `name` inside the block and record `inputs` (what the write was built from) in
+        the same commit. A write that changed nothing (empty onto empty) makes no commit in
+        Delta, so then a property change records them: `progress()` always finds them."""
+        before = self.version(name)
+        with self.commit_metadata({"inputs": inputs}):
+            yield
+            if self.version(name) == before:
+                value = json.dumps(inputs, sort_keys=True).replace("'", "")
+                self.spark.sql(
+                    f"ALTER TABLE delta.`{self.path(name)}` "
+                    f"SET TBLPROPERTIES ('plantlake.built_from' = '{value}')"
+                )
+
+    def changed_days(self, name: str, since: int) -> set | None:
+        """The event_date partitions the commits after version `since` added or removed files
+        in, from the log (no Spark job); None when a commit file is gone (cleaned up)."""
+        commits = [(v, p) for v, p in self._commits(name) if v > since]
+        latest = self.version(name)
+        if len(commits) != latest - since:
+            return None
+        days = set()
+        for _, path in commits:
+            for line in path.read_text().splitlines():
+                action = json.loads(line)
+                change = action.get("add") or action.get("remove")
+                if change is None:
+                    continue
+                day = (change.get("partitionValues") or {}).get("event_date")
+                if day:
+                    days.add(date.fromisoformat(day))
+        return days
+
+    def days(self, name: str) -> set:
+        """Every event_date the table holds (its partitions)."""
+        return {r[0] for r in self.read(name).select("event_date").distinct().collect()}
 
     def info(self, name: str) -> TableInfo:
         spec = get_table(name)

@@ -23,6 +23,7 @@ from rich.table import Table
 
 import plant
 from lakehouse.plant_model import install_model
+from orchestration.materialize import materialize, materialize_scores
 
 app = typer.Typer(help="Run the main job end to end and print what it did.", add_completion=False)
 console = Console(width=None if sys.stdout.isatty() else 132)
@@ -161,17 +162,20 @@ def demo(
         console.print(table)
     if history:
         with step(
-            f"building silver and gold for the {len(history)} history days in one pass "
-            "(the build functions of the Dagster assets)"
+            "materializing silver and gold with Dagster (job refresh: one run for every day "
+            "in bronze)"
         ):
-            from orchestration.build import refresh
-
-            built = refresh(lake, history, rebuild=True)
-            console.print(
-                f"  {len(built.built)} tables in {built.seconds:.0f} s; "
-                f"{lake.read('gold.asset_health_features').count():,} feature hours"
-            )
+            _report(materialize(lake))
+            console.print(f"  {lake.read('gold.asset_health_features').count():,} feature hours")
         _models(lake)
+        scoring_days = [first_day.date() + timedelta(days=i) for i in range(days)]
+        with step(
+            "scoring the demo days with the champions (job score, one run per day): "
+            + ", ".join(map(str, scoring_days))
+        ):
+            scored = materialize_scores(lake, scoring_days)
+            for run in scored:
+                _report(run, f"{run.day}: ")
     if live_minutes > 0:
         from orchestration.live import run_live_demo
 
@@ -207,19 +211,10 @@ def demo(
             console.print(
                 f"  plant: {summary.plant_seconds / 60:.0f} min in {summary.wall_seconds:.0f} s wall; {summary.mes_changes:,} MES changes written"
             )
-    days = [first_day.date() + timedelta(days=i) for i in range(days)]
-    if live_minutes > 0:
-        days.append(datetime.now(UTC).date())
-    runs = _silver_and_gold(
-        lake,
-        days,
-        Path(out_dir) / "truth" / "shifts.parquet",
-        last_day=days[-1 - (live_minutes > 0)],
-        # after the history's one-pass build, the loaded days are rebuilt from bronze
-        rebuild=bool(history),
-    )
+    last_day = first_day.date() + timedelta(days=days - 1)
+    _silver_and_gold(lake, Path(out_dir) / "truth" / "shifts.parquet", last_day)
     if history:
-        _predictions(lake, days[-1 - (live_minutes > 0)], runs)
+        _predictions(lake, last_day, scored)
     console.print(f"[green]demo finished in {time.perf_counter() - started:.0f} s[/green]")
 
 
@@ -301,29 +296,31 @@ def _predictions(lake, day, runs) -> None:
         )
 
 
-def _silver_and_gold(lake, days, truth_path: Path, last_day, *, rebuild: bool = False) -> list:
-    """Materialize silver and gold with Dagster for each day; print OEE, checks, ground truth."""
-    from orchestration.materialize import materialize_days
+def _report(run, prefix: str = "") -> None:
+    """One line for a Dagster run, and the checks that did not pass."""
+    checks = run.checks
+    failed = [c for c in checks if not c.passed]
+    console.print(
+        f"  {prefix}{'success' if run.success else '[red]FAILED[/red]'} in {run.seconds:.0f} s, "
+        f"{len(run.materialized)} tables, {len(checks) - len(failed)}/{len(checks)} checks passed"
+        + (f", skipped {run.skipped}" if run.skipped else "")
+    )
+    for c in failed:
+        console.print(f"    {c.severity.upper()} {c.asset}: {c.summary.splitlines()[0][:200]}")
+    if run.failure:
+        console.print(f"[red]{run.failure}[/red]")
+
+
+def _silver_and_gold(lake, truth_path: Path, last_day):
+    """Materialize silver and gold with Dagster; print OEE, checks, ground truth."""
     from orchestration.truth import compare_with_truth
 
     with step(
-        f"materializing silver and gold with Dagster, one run per day: {', '.join(map(str, days))}"
+        "materializing silver and gold with Dagster (job refresh: each table rebuilds the days "
+        "its inputs changed on)"
     ):
-        runs = materialize_days(lake, days, rebuild=rebuild)
-        for run in runs:
-            checks = run.checks
-            failed = [c for c in checks if not c.passed]
-            console.print(
-                f"  {run.day}: {'success' if run.success else '[red]FAILED[/red]'} in {run.seconds:.0f} s, "
-                f"{len(run.materialized)} tables, {len(checks) - len(failed)}/{len(checks)} checks passed"
-                + (f", skipped {run.skipped}" if run.skipped else "")
-            )
-            for c in failed:
-                console.print(
-                    f"    {c.severity.upper()} {c.asset}: {c.summary.splitlines()[0][:200]}"
-                )
-            if run.failure:
-                console.print(f"[red]{run.failure}[/red]")
+        run = materialize(lake)
+        _report(run)
     rows = lake.spark.sql(
         f"""
         SELECT site, area, line, local_date, equipment_count, planned_busy_s / 3600 AS pbt_h,
@@ -369,7 +366,7 @@ def _silver_and_gold(lake, days, truth_path: Path, last_day, *, rebuild: bool = 
     )
     for column in ("asset", "passed", "severity", "summary"):
         checks.add_column(column)
-    last = {c.asset: c for run in runs if run.day == last_day for c in run.checks}
+    last = {c.asset: c for c in run.checks}
     for name in (
         "silver/readings",
         "silver/equipment_states",
@@ -386,4 +383,4 @@ def _silver_and_gold(lake, days, truth_path: Path, last_day, *, rebuild: bool = 
     if truth_path.exists():
         with step("comparing gold.oee_shift with the simulator's ground truth"):
             console.print(f"  {compare_with_truth(lake, truth_path)}")
-    return runs
+    return run

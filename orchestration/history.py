@@ -1,11 +1,11 @@
 """Weeks of plant history for model training: a historian export of the simulated plant loaded
-into bronze and built into silver and gold by the same build functions as the Dagster assets."""
+into bronze and built into silver and gold by the Dagster asset graph (job refresh)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import plant
@@ -36,7 +36,7 @@ def build_history(
     """Generate `days` days from `first_day` (analog tags every `sample_s` s, no auxiliary
     tags), load them into bronze, and rebuild silver and gold for those days."""
     from ingestion.backfill import load_mes_backfill, load_uns_backfill
-    from orchestration.build import refresh
+    from orchestration.materialize import materialize
     from plant.backfill import backfill
     from plant.config import load_plant_config
 
@@ -56,7 +56,9 @@ def build_history(
     load_uns_backfill(lake, out / "uns")
     load_mes_backfill(lake, out / "mes")
     t2 = time.perf_counter()
-    refresh(lake, [first_day + timedelta(days=i) for i in range(days)], rebuild=True)
+    run = materialize(lake)
+    if not run.success:
+        raise RuntimeError(f"building silver and gold of the history failed:\n{run.failure}")
     t3 = time.perf_counter()
     return History(
         first_day, days, summary.readings, summary.failures, t1 - t0, t2 - t1, t3 - t2, out

@@ -21,6 +21,7 @@ from pathlib import Path
 from ingestion.bronze_loader import BronzeLoader
 from ingestion.config import parse_ingestion_config
 from ingestion.service import IngestionService
+from ingestion.sql.extractor import contract_tables
 from lakehouse.lake import Lake
 from lakehouse.services.mosquitto import start_mosquitto
 from lakehouse.services.ports import free_port
@@ -30,19 +31,8 @@ from plant.run import LiveRunSummary, run_live
 from plant.servers.mes import MesWriter
 from plant.servers.mqtt_client import BrokerOptions
 
-MES_TABLES = [
-    {"table": "mes.work_orders", "key": ["work_order_id"]},
-    {"table": "mes.downtime_events", "key": ["event_id"]},
-    {"table": "mes.production_counts", "key": ["equipment_id", "interval_start"]},
-    {"table": "mes.quality_inspections", "key": ["inspection_id"]},
-    {"table": "mes.operations", "key": ["work_order_id", "operation_no"]},
-    {"table": "mes.shift_calendar", "key": ["shift_id"], "mode": "full"},
-    {"table": "mes.equipment", "key": ["equipment_id"], "mode": "full"},
-    {"table": "mes.equipment_tags", "key": ["equipment_id", "tag"], "mode": "full"},
-    {"table": "erp.products", "key": ["product_id"], "mode": "full"},
-    {"table": "erp.routings", "key": ["product_id", "equipment_kind"], "mode": "full"},
-    {"table": "erp.bill_of_materials", "key": ["product_id", "material_id"], "mode": "full"},
-]
+# The MES/ERP tables the live demo extracts: those the MES contract declares.
+MES_TABLES = [t.model_dump() for t in contract_tables()]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""Materialize silver and gold through Dagster from Python (the demo and the tests use it).
+"""Materialize through Dagster from Python (the demo, the tests and the benchmarks use it).
 
-Runs the `refresh` job in this process, one run per daily partition, against a Dagster instance
-under the lake (`<lake>/_dagster`, unless DAGSTER_HOME is set) so `dagster dev` shows the runs.
+Runs a job in this process against a Dagster instance under the lake (`<lake>/_dagster`,
+unless DAGSTER_HOME is set), so `dagster dev` on the same instance shows the runs.
 """
 
 import os
@@ -24,8 +24,9 @@ class CheckOutcome:
 
 
 @dataclass
-class PartitionRun:
-    day: date
+class Run:
+    """What one Dagster run did: tables materialized, steps skipped or failed, check outcomes."""
+
     success: bool
     seconds: float
     materialized: list[str] = field(default_factory=list)
@@ -33,47 +34,70 @@ class PartitionRun:
     checks: list[CheckOutcome] = field(default_factory=list)
     failure: str = ""
     metadata: dict[str, dict] = field(default_factory=dict)  # per asset materialized
+    day: date | None = None  # the partition of a daily run
+
+    @property
+    def written(self) -> list[str]:
+        """The assets whose tables this run wrote (the others' inputs had not changed)."""
+        return [a for a in self.materialized if self.metadata[a].get("written", True)]
+
+    def days(self, asset: str = "silver/readings") -> list[date]:
+        """The days an asset's materialization wrote (its `days` metadata)."""
+        text = self.metadata.get(asset, {}).get("days", "")
+        return [date.fromisoformat(d) for d in text.split(", ") if d and d not in ("all", "none")]
 
 
 def dagster_instance(lake: Lake) -> dg.DagsterInstance:
     """The persistent instance: DAGSTER_HOME, or `<lake>/_dagster` (SQLite storage)."""
-    if "DAGSTER_HOME" not in os.environ:
-        home = Path(lake.root) / "_dagster"
-        home.mkdir(parents=True, exist_ok=True)
-        config = home / "dagster.yaml"
-        if not config.exists():
-            config.write_text("telemetry:\n  enabled: false\n")
-        os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    home = Path(lake.root) / "_dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return dg.DagsterInstance.from_config(str(home))
 
 
-def materialize_days(lake: Lake, days: list[date], *, rebuild: bool = False) -> list[PartitionRun]:
-    """One `refresh` run per day; `rebuild` tags the runs as a backfill (days rebuilt from bronze)."""
+def _execute(
+    lake: Lake, job_name: str, tags: dict[str, str] | None = None, day: date | None = None
+) -> Run:
     from orchestration.definitions import defs
     from orchestration.defs.resources import LakeResource, register
 
     register(lake)
-    job = defs.resolve_job_def("refresh")
-    instance = dagster_instance(lake)
-    runs = []
-    for day in sorted(set(days)):
-        started = time.perf_counter()
-        tags = {"dagster/backfill": "plantlake-demo"} if rebuild else {}
-        result = job.execute_in_process(
-            partition_key=day.isoformat(),
+    started = time.perf_counter()
+    with dagster_instance(lake) as instance:
+        result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
             resources={"lake": LakeResource(lake_root=str(lake.root))},
-            tags=tags,
+            tags=tags or {},
+            partition_key=day.isoformat() if day else None,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
-        run = PartitionRun(day, result.success, time.perf_counter() - started)
+        run = Run(result.success, time.perf_counter() - started, day=day)
         _collect(run, result)
-        runs.append(run)
-    return runs
+    return run
 
 
-def _collect(run: PartitionRun, result) -> None:
+def materialize(lake: Lake, *, rebuild: bool | list[date] = False) -> Run:
+    """One `refresh` run: silver and gold up to date with bronze (the days that changed).
+
+    `rebuild=True` rebuilds everything from bronze, `rebuild=[days]` those days (and what
+    reads them).
+    """
+    from orchestration.steps import REBUILD_TAG
+
+    tags = {}
+    if rebuild is True:
+        tags[REBUILD_TAG] = "all"
+    elif rebuild:
+        tags[REBUILD_TAG] = ",".join(d.isoformat() for d in sorted(set(rebuild)))
+    return _execute(lake, "refresh", tags)
+
+
+def _collect(run: Run, result) -> None:
     """What a run materialized, skipped and failed, and its check outcomes."""
     for event in result.all_events:
         kind = event.event_type_value
@@ -100,19 +124,12 @@ def _collect(run: PartitionRun, result) -> None:
             )
 
 
-def materialize_training(lake: Lake) -> tuple[PartitionRun, dict[str, dict]]:
-    """One `train_models` run (both models); returns the run and each model asset's metadata."""
-    from orchestration.definitions import defs
-    from orchestration.defs.resources import LakeResource, register
+def materialize_scores(lake: Lake, days: list[date]) -> list[Run]:
+    """One `score` run per day: the champions' predictions and the feature drift of that day."""
+    return [_execute(lake, "score", day=day) for day in sorted(set(days))]
 
-    register(lake)
-    started = time.perf_counter()
-    result = defs.resolve_job_def("train_models").execute_in_process(
-        instance=dagster_instance(lake),
-        resources={"lake": LakeResource(lake_root=str(lake.root))},
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
-    run = PartitionRun(date.today(), result.success, time.perf_counter() - started)
-    _collect(run, result)
+
+def materialize_training(lake: Lake) -> tuple[Run, dict[str, dict]]:
+    """One `train_models` run (both models); returns the run and each model asset's metadata."""
+    run = _execute(lake, "train_models")
     return run, run.metadata

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from plant.kinds import COMMON_TAGS, KIND_TAGS, METER_TAGS, PHYSICS, STATES, TagTemplate
+from lakehouse.contracts.vocabulary import STATES
+from plant.kinds import COMMON_TAGS, KIND_TAGS, METER_TAGS, PHYSICS, TagTemplate
 
 DEFAULT_CONFIG = Path(__file__).with_name("plant.yaml")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

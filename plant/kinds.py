@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STATES = ("running", "idle", "planned_stop", "unplanned_stop", "changeover")
+from lakehouse.contracts.vocabulary import STATES
+
+# The code of each state on the simulated machines (an OPC UA Enum's value, a timeline's array).
 STATE_CODE = {name: i for i, name in enumerate(STATES)}
-UNPLANNED_REASONS = ("breakdown", "electrical_fault", "jam", "material_shortage", "quality_hold")
-IDLE_REASONS = ("starved", "blocked")
-PLANNED_REASONS = ("break", "planned_maintenance", "not_scheduled")
 
 
 @dataclass(frozen=True)

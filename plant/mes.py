@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from plant.kinds import PHYSICS, STATES
+from lakehouse.contracts.vocabulary import STATES
+from plant.kinds import PHYSICS
 from plant.model import PlantModel
 
 COST_RATE_EUR_H = {"cnc_mill": 95.0, "press": 120.0, "injection_moulder": 140.0, "packer": 45.0}

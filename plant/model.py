@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from lakehouse.contracts.vocabulary import STATES
 from plant.calendar import Shift, site_shifts
 from plant.config import EquipmentSpec, PlantConfig
-from plant.kinds import STATE_CODE, STATES
+from plant.kinds import STATE_CODE
 from plant.payloads import payloads_from_text, render_values
 from plant.signals import PartQuality, analog_values, aux_values, part_quality
 from plant.timeline import Timeline, build_timeline

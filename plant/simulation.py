@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
+from lakehouse.contracts.vocabulary import STATES
 from plant.config import PlantConfig
-from plant.kinds import STATE_CODE, STATES
+from plant.kinds import STATE_CODE
 from plant.mes import MesChange, activity, master_data
 from plant.model import PlantModel, oee
 

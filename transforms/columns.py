@@ -8,11 +8,35 @@ from pyspark.sql import functions as F
 from lakehouse.catalog import get_table
 
 
+class TransformSchemaError(TypeError):
+    """A transform's output lacks a column its table declares, or computes one with another type."""
+
+    def __init__(self, table: str, missing: list[str], wrong_type: list[tuple[str, str, str]]):
+        self.table, self.missing, self.wrong_type = table, missing, wrong_type
+        parts = [f"no column {name!r}" for name in missing]
+        parts += [
+            f"column {name!r} is {got}, the catalog declares {want}"
+            for name, got, want in wrong_type
+        ]
+        super().__init__(
+            f"the transform building {table} gives the wrong shape: " + "; ".join(parts)
+        )
+
+
 def conform(df: DataFrame, table: str) -> DataFrame:
-    """`df` with exactly the columns of `table`, in catalog order, cast to the declared types."""
-    return df.select(
-        *[F.col(c.name).cast(c.data_type).alias(c.name) for c in get_table(table).columns]
-    )
+    """`df` with exactly the columns of `table`, in catalog order; nothing is cast.
+
+    A declared column missing from `df`, or of another type (nullability aside), raises
+    TransformSchemaError: a type mistake is fixed where the column is computed, not hidden here.
+
+    >>> conform(spark.createDataFrame([(1,)], "failures int"), "gold.reliability")
+    TransformSchemaError: the transform building gold.reliability gives the wrong shape: …
+    """
+    spec = get_table(table)
+    missing, _, wrong = spec.mismatches(df.schema)
+    if missing or wrong:
+        raise TransformSchemaError(spec.full_name, missing, wrong)
+    return df.select(*spec.column_names)
 
 
 def utc_date(ts: Column) -> Column:

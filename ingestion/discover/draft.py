@@ -28,7 +28,8 @@ from ingestion.discover.mqtt import (
 )
 from ingestion.discover.opcua import OpcUaScan, OpcUaVariable
 from ingestion.opcua.paths import split_path, unescape_name
-from lakehouse.plant_model.roles import STATE_MAPS, STATES
+from lakehouse.contracts.vocabulary import STATES
+from lakehouse.plant_model.roles import STATE_MAPS
 from lakehouse.plant_model.schema import value_key  # the model's own rule for map keys
 from lakehouse.plant_model.templates import glob_regex
 

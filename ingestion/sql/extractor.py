@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, field_validator
 from ingestion.health import SourceStats
 from ingestion.landing import LandingRecord, LandingZone
 from ingestion.quarantine import Reason, quarantined
+from lakehouse.contracts.mes import MES_TABLES
 
 log = logging.getLogger(__name__)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -55,6 +56,14 @@ class SqlTable(BaseModel):
         if bad:
             raise ValueError(f"not plain column names: {bad}")
         return value
+
+
+def contract_tables() -> list[SqlTable]:
+    """The MES/ERP tables plantlake extracts, with the keys and modes their contract declares.
+
+    >>> PostgresSourceConfig(name="mes", dbname="plant", user="plantlake", tables=contract_tables())
+    """
+    return [SqlTable(table=t.name, key=list(t.key), mode=t.mode) for t in MES_TABLES.values()]
 
 
 class PostgresSourceConfig(BaseModel):

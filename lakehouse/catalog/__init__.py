@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from lakehouse.catalog import bronze, gold, ops, predictions, silver
-from lakehouse.catalog.spec import LAYERS, CatalogError, Column, TableSpec
+from lakehouse.catalog.spec import LAYERS, PLANT_MODEL, Build, CatalogError, Column, Read, TableSpec
 
-__all__ = ["CATALOG", "LAYERS", "CatalogError", "Column", "TableSpec", "all_tables", "get_table"]
+__all__ = [
+    "CATALOG",
+    "LAYERS",
+    "PLANT_MODEL",
+    "Build",
+    "CatalogError",
+    "Column",
+    "Read",
+    "TableSpec",
+    "all_tables",
+    "get_table",
+]
 
 
 def _collect(*modules) -> dict[str, TableSpec]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lakehouse.catalog.silver import EQUIPMENT_ID, SITE_PATH
-from lakehouse.catalog.spec import Column, TableSpec
+from lakehouse.catalog.silver import COUNTER_LOOKBACK_DAYS, EQUIPMENT_ID, HEALTH_TAGS, SITE_PATH
+from lakehouse.catalog.spec import Build, Column, Read, TableSpec
 
 # The times and counts every OEE table carries, so that any roll-up sums them (ISO 22400-2).
 OEE_TIMES_AND_COUNTS = (
@@ -53,6 +53,19 @@ TABLES = (
     TableSpec(
         layer="gold",
         name="oee_shift",
+        build=Build(
+            "transforms.gold.oee:oee_shift_as_far_as_data",
+            reads=(
+                Read("silver.equipment_states", before=7, after=1),
+                Read("silver.production_counts", after=1),
+                Read("silver.shift_calendar", whole=True),
+                Read("silver.equipment", whole=True),
+                Read("silver.readings", after=1),
+                Read("silver.planned_downtime", whole=True),
+            ),
+            days=True,
+            day_before=True,  # a night shift starts the day before it ends
+        ),
         description="OEE per equipment and shift (ISO 22400-2) with every time and count it comes from.",
         grain="one equipment × shift",
         columns=(
@@ -104,6 +117,7 @@ ORDER BY availability_loss_min + performance_loss_min + quality_loss_min DESC"""
     TableSpec(
         layer="gold",
         name="oee_line_day",
+        build=Build("transforms.gold.oee:oee_line_day", reads=(Read("gold.oee_shift"),)),
         description="OEE per line and local day, from the summed times and counts of its equipment and shifts.",
         grain="one line × local day",
         columns=(
@@ -141,6 +155,7 @@ LIMIT 10""",
     TableSpec(
         layer="gold",
         name="oee_site_week",
+        build=Build("transforms.gold.oee:oee_site_week", reads=(Read("gold.oee_shift"),)),
         description="OEE per site and ISO week, from summed times and counts.",
         grain="one site × ISO week",
         columns=(
@@ -172,6 +187,11 @@ ORDER BY week_start DESC, site""",
     TableSpec(
         layer="gold",
         name="downtime_pareto",
+        build=Build(
+            "transforms.gold.downtime:downtime_pareto",
+            reads=(Read("silver.equipment_states"), Read("silver.equipment", whole=True)),
+            days=True,
+        ),
         description="Stops per reason, line and day: how often and how long, for the Pareto chart.",
         grain="one line × UTC day × state × reason",
         columns=(
@@ -214,6 +234,9 @@ ORDER BY minutes_per_stop DESC""",
     TableSpec(
         layer="gold",
         name="reliability",
+        build=Build(
+            "transforms.gold.reliability:reliability", reads=(Read("silver.equipment_states"),)
+        ),
         description="MTBF and MTTR per equipment and month; a failure is an unplanned stop for "
         "breakdown or electrical_fault.",
         grain="one equipment × calendar month (UTC)",
@@ -252,6 +275,7 @@ ORDER BY month""",
     TableSpec(
         layer="gold",
         name="spc",
+        build=Build("transforms.gold.spc:spc_points", reads=(Read("silver.quality_inspections"),)),
         description="Individuals control chart per equipment and characteristic: centre line and "
         "limits from a baseline window, and each point's Western Electric / Nelson rule hits.",
         grain="one measured point",
@@ -306,6 +330,11 @@ ORDER BY equipment_id, characteristic""",
     TableSpec(
         layer="gold",
         name="quality",
+        build=Build(
+            "transforms.gold.quality:quality_by_product",
+            reads=(Read("silver.production_counts"), Read("silver.equipment", whole=True)),
+            days=True,
+        ),
         description="First-pass yield, scrap and rework rate per product, line and day.",
         grain="one product × line × UTC day",
         columns=(
@@ -348,6 +377,15 @@ ORDER BY rework_rate DESC""",
     TableSpec(
         layer="gold",
         name="energy",
+        build=Build(
+            "transforms.gold.energy:energy_by_line",
+            reads=(
+                Read("silver.readings", before=COUNTER_LOOKBACK_DAYS, tags=("energy_kwh",)),
+                Read("silver.production_counts"),
+                Read("silver.equipment", whole=True),
+            ),
+            days=True,
+        ),
         description="Energy per line and day from the line meter, and kWh per good unit leaving the line.",
         grain="one line × UTC day",
         columns=(
@@ -391,6 +429,16 @@ ORDER BY kwh_per_good_unit / avg_kwh_per_good_unit DESC""",
     TableSpec(
         layer="gold",
         name="asset_health_features",
+        build=Build(
+            "transforms.gold.features:asset_health_features",
+            reads=(
+                Read("silver.readings", before=1, tags=HEALTH_TAGS),
+                Read("silver.equipment_states", before=14),
+                Read("silver.production_counts"),
+                Read("silver.equipment", whole=True),
+            ),
+            days=True,
+        ),
         description="Per equipment and hour: rolling statistics of vibration, temperature and "
         "power, running time, stops, parts and time since maintenance: the input of the ML models. "
         "Analog statistics are taken over 1-minute means, so a 10 s feed and a 1-minute historian "
@@ -455,6 +503,16 @@ ORDER BY equipment_id, event_date""",
     TableSpec(
         layer="gold",
         name="asset_state",
+        build=Build(
+            "orchestration.builders:asset_state",
+            reads=(
+                Read("silver.equipment"),
+                Read("silver.equipment_states"),
+                Read("silver.readings"),
+                Read("gold.oee_shift"),
+                Read("gold.maintenance_predictions"),
+            ),
+        ),
         description="The plant's digital twin: one row per equipment with its state now, latest "
         "key values, OEE of the current shift, last failure and latest predictions.",
         grain="one equipment",

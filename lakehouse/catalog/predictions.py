@@ -8,7 +8,7 @@ name and version on every row) and how far the scored features drifted from the 
 from __future__ import annotations
 
 from lakehouse.catalog.silver import EQUIPMENT_ID
-from lakehouse.catalog.spec import Column, TableSpec
+from lakehouse.catalog.spec import Build, Column, Read, TableSpec
 
 MODEL_NAME = Column("model_name", "string", "registered MLflow model", nullable=False)
 MODEL_VERSION = Column("model_version", "string", "its registry version", nullable=False)
@@ -19,6 +19,17 @@ TABLES = (
     TableSpec(
         layer="gold",
         name="quality_features",
+        build=Build(
+            "transforms.gold.quality_features:quality_features",
+            reads=(
+                Read("silver.production_counts", before=7),
+                Read("gold.asset_health_features"),
+                Read("silver.readings", before=7, tags=("material_lot",)),
+                Read("silver.shift_calendar", whole=True),
+                Read("silver.equipment", whole=True),
+            ),
+            days=True,
+        ),
         description="Per equipment, hour, product, work order and material lot: parts made, "
         "defects (scrap + rework) and the process context of that hour: the quality model's input.",
         grain="one equipment × UTC hour × product × work order × material lot",

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from lakehouse.catalog.spec import Column, TableSpec
+from lakehouse.catalog.spec import PLANT_MODEL, Build, Column, Read, TableSpec
+
+# The tags of silver.readings each build reads (the builds below and in gold name them).
+STATE_TAGS = ("state", "reason_code", "product_id", "work_order_id")
+COUNT_TAGS = (
+    "parts_total",
+    "parts_good",
+    "parts_scrap",
+    "parts_rework",
+    "product_id",
+    "work_order_id",
+)
+HEALTH_TAGS = ("vibration_mm_s", "temperature_c", "power_kw", "tool_wear_pct")
+COUNTER_LOOKBACK_DAYS = 3  # the last counter value before a day may be a weekend away
 
 EQUIPMENT_ID = Column(
     "equipment_id",
@@ -23,6 +36,14 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="equipment",
+        build=Build(
+            "orchestration.builders:master_data",
+            reads=(
+                Read("bronze.mes_rows"),
+                Read(PLANT_MODEL),
+            ),
+            writes_itself=True,
+        ),
         description="The ISA-95 equipment hierarchy with kind and time zone; slowly changing "
         "(one row per version, valid_from/valid_to).",
         grain="one version of one equipment",
@@ -48,6 +69,11 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="tags",
+        build=Build(
+            "orchestration.builders:master_data",
+            reads=(Read("bronze.mes_rows"),),
+            writes_itself=True,
+        ),
         description="What each tag of each equipment measures: type, unit and valid range.",
         grain="one tag of one equipment",
         columns=(
@@ -70,6 +96,18 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="readings",
+        build=Build(
+            "orchestration.builders:readings",
+            reads=(
+                Read("bronze.mqtt_messages"),
+                Read("bronze.sparkplug_messages"),
+                Read("bronze.opcua_values"),
+                Read("silver.equipment"),
+                Read("silver.tags"),
+                Read(PLANT_MODEL),
+            ),
+            writes_itself=True,
+        ),
         description="Every reading of every source as one narrow, typed time series, deduplicated "
         "on (equipment, tag, event time), units normalised.",
         grain="one value of one tag at one source time",
@@ -91,6 +129,15 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="equipment_states",
+        build=Build(
+            "orchestration.builders:equipment_states",
+            reads=(
+                Read("silver.readings", before=1, after=2, tags=STATE_TAGS),
+                Read("silver.downtime_events", whole=True),
+            ),
+            days=True,
+            day_before=True,
+        ),
         description="Machine state intervals (running, idle, planned_stop, unplanned_stop, "
         "changeover) with reason code, from the state tags, reasons filled from MES downtime events.",
         grain="one state interval of one equipment",
@@ -117,6 +164,17 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="production_counts",
+        build=Build(
+            "transforms.silver.counts:production_counts",
+            reads=(
+                Read("silver.readings", before=COUNTER_LOOKBACK_DAYS, tags=COUNT_TAGS),
+                Read("silver.equipment", whole=True),
+                Read("silver.routings", whole=True),
+                Read("silver.work_orders", whole=True),
+                Read("silver.ideal_cycle_times", whole=True),
+            ),
+            days=True,
+        ),
         description="Parts produced, good, scrap and rework per equipment, minute and product, "
         "from the machine counters (resets handled), with the ideal cycle time of the product.",
         grain="one equipment × minute × product × work order",
@@ -140,6 +198,11 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="work_orders",
+        build=Build(
+            "orchestration.builders:master_data",
+            reads=(Read("bronze.mes_rows"),),
+            writes_itself=True,
+        ),
         description="Work orders in their latest version (MES).",
         grain="one work order",
         columns=(
@@ -160,6 +223,11 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="downtime_events",
+        build=Build(
+            "orchestration.builders:master_data",
+            reads=(Read("bronze.mes_rows"),),
+            writes_itself=True,
+        ),
         description="Downtime events as the MES records them (latest version), with operator comment.",
         grain="one downtime event",
         columns=(
@@ -181,6 +249,14 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="quality_inspections",
+        build=Build(
+            "orchestration.builders:master_data",
+            reads=(
+                Read("bronze.mes_rows"),
+                Read("silver.work_orders"),
+            ),
+            writes_itself=True,
+        ),
         description="Measured characteristics of inspected parts (MES), with limits and verdict.",
         grain="one inspection of one characteristic",
         columns=(
@@ -209,6 +285,11 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="products",
+        build=Build(
+            "orchestration.builders:master_data",
+            reads=(Read("bronze.mes_rows"),),
+            writes_itself=True,
+        ),
         description="Products with their material (ERP).",
         grain="one product",
         columns=(
@@ -222,6 +303,11 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="routings",
+        build=Build(
+            "orchestration.builders:master_data",
+            reads=(Read("bronze.mes_rows"),),
+            writes_itself=True,
+        ),
         description="Planned run time per unit of each product on each kind of equipment (ERP).",
         grain="one product × equipment kind",
         columns=(
@@ -235,6 +321,16 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="shift_calendar",
+        build=Build(
+            "orchestration.builders:calendar",
+            reads=(
+                Read("bronze.mes_rows"),
+                Read("silver.equipment"),
+                Read("silver.readings"),
+                Read(PLANT_MODEL),
+            ),
+            writes_itself=True,
+        ),
         description="Every planned shift of every site, in UTC and in the site's local time; a "
         "daylight-saving night lasts 7 or 9 hours.",
         grain="one shift of one site",
@@ -269,6 +365,17 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="planned_downtime",
+        build=Build(
+            "orchestration.builders:calendar",
+            reads=(
+                Read("bronze.mes_rows"),
+                Read("silver.equipment"),
+                Read("silver.readings"),
+                Read(PLANT_MODEL),
+                Read("silver.shift_calendar"),
+            ),
+            writes_itself=True,
+        ),
         description="Planned downtime of the calendar inside each shift: breaks and planned "
         "maintenance windows, from the plant model's site calendars and the MES shifts.",
         grain="one planned window of one shift (of one equipment, or of the whole site)",
@@ -294,6 +401,14 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="ideal_cycle_times",
+        build=Build(
+            "orchestration.builders:master_data",
+            reads=(
+                Read("bronze.mes_rows"),
+                Read(PLANT_MODEL),
+            ),
+            writes_itself=True,
+        ),
         description="Planned run time per unit that the plant model declares per equipment (and "
         "product); work orders and ERP routings take precedence where they give one.",
         grain="one equipment × product ('*': any product)",
@@ -307,6 +422,18 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="unmapped_addresses",
+        build=Build(
+            "orchestration.builders:readings",
+            reads=(
+                Read("bronze.mqtt_messages"),
+                Read("bronze.sparkplug_messages"),
+                Read("bronze.opcua_values"),
+                Read("silver.equipment"),
+                Read("silver.tags"),
+                Read(PLANT_MODEL),
+            ),
+            writes_itself=True,
+        ),
         description="Source values that the plant model maps to no equipment or tag, counted by "
         "address and reason: bronze values = silver readings + duplicates + these.",
         grain="one source address × reason × day",

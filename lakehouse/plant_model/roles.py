@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-# The machine-state vocabulary of silver.equipment_states (one home for it).
-STATES = ("running", "idle", "planned_stop", "unplanned_stop", "changeover")
+from lakehouse.contracts.vocabulary import STATES
 
 Role = Literal[
     "state",

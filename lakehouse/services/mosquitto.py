@@ -9,12 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakehouse.private import write_private
-from lakehouse.services.ports import (
-    LOOPBACK,
-    free_port,
-    stop_process,
-    wait_for_port,
-)
+from lakehouse.services.ports import LOOPBACK, free_port, port_open
+from lakehouse.services.processes import spawn, stop_process, wait_ready
 from lakehouse.services.system_user import check_reachable, hand_over
 from lakehouse.services.tls import ServerTls
 
@@ -149,19 +145,9 @@ class Mosquitto:
     def start(self) -> Mosquitto:
         if not self.conf.exists():
             self.write_config()
-        log = self.log
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.touch()
-        hand_over(SYSTEM_USER, log)
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen(
-                ["mosquitto", "-c", str(self.conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for_port(self.port, self.process, log, "mosquitto")
+        self.process = spawn(["mosquitto", "-c", str(self.conf)], self.log)
+        hand_over(SYSTEM_USER, self.log)
+        wait_ready("mosquitto", lambda: port_open(self.port), self.process, self.log, timeout_s=20)
         return self
 
     def stop(self) -> None:

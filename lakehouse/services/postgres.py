@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,8 @@ import psycopg
 from psycopg import sql
 
 from lakehouse.private import write_private
-from lakehouse.services.ports import LOOPBACK, ServiceStartError, free_port, stop_process
+from lakehouse.services.ports import LOOPBACK, free_port
+from lakehouse.services.processes import ServiceStartError, spawn, stop_process, wait_ready
 from lakehouse.services.system_user import check_reachable, command_as, hand_over, popen_as
 
 SYSTEM_USER = "postgres"  # created by the Debian package; the server refuses to run as root
@@ -117,59 +117,51 @@ class Postgres:
     def start(self) -> Postgres:
         if not (self.data_dir / "pgdata" / "PG_VERSION").exists():
             self._init()
-        log = self.log
-        log.parent.mkdir(parents=True, exist_ok=True)
-        if not log.exists():
-            log.touch()
-        hand_over(SYSTEM_USER, log)
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen(
-                [
-                    str(postgres_bindir() / "postgres"),
-                    "-D",
-                    str(self.data_dir / "pgdata"),
-                    "-h",
-                    LOOPBACK,
-                    "-p",
-                    str(self.port),
-                    # no Unix-domain socket: every client comes by TCP on loopback, and a
-                    # socket path under a deep checkout exceeds the 107-byte limit
-                    "-k",
-                    "",
-                    # the server's messages in English whatever the locale initdb was run in:
-                    # a refused password is told by its text (libpq gives no SQLSTATE for a
-                    # failed connection)
-                    "-c",
-                    "lc_messages=C",
-                ],
-                # the server itself, not runuser: runuser, signalled, kills its child two
-                # seconds later, mid-checkpoint, and the lock file left keeps the next start out
-                **popen_as(SYSTEM_USER),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
-                    if not conn.execute(
-                        "SELECT 1 FROM pg_database WHERE datname = %s", [self.dbname]
-                    ).fetchone():
-                        conn.execute(f'CREATE DATABASE "{self.dbname}"')
-                return self
-            except psycopg.OperationalError as exc:
-                if "password authentication failed" in str(exc):
-                    self.stop()
-                    raise PasswordRefused(
-                        f"PostgreSQL in {self.data_dir} refused the password of role {self.user!r}"
-                    ) from None
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise ServiceStartError(
-                        f"postgres did not start on {LOOPBACK}:{self.port}; log {log}:\n{log.read_text()[-2000:]}"
-                    ) from None
-                time.sleep(0.2)
+        self.process = spawn(
+            [
+                str(postgres_bindir() / "postgres"),
+                "-D",
+                str(self.data_dir / "pgdata"),
+                "-h",
+                LOOPBACK,
+                "-p",
+                str(self.port),
+                # no Unix-domain socket: every client comes by TCP on loopback, and a socket
+                # path under a deep checkout exceeds the 107-byte limit
+                "-k",
+                "",
+                # the server's messages in English whatever the locale initdb was run in: a
+                # refused password is told by its text (libpq gives no SQLSTATE for a failed
+                # connection)
+                "-c",
+                "lc_messages=C",
+            ],
+            self.log,
+            # the server itself, not runuser: runuser, signalled, kills its child two seconds
+            # later, mid-checkpoint, and the lock file left keeps the next start out
+            **popen_as(SYSTEM_USER),
+        )
+        hand_over(SYSTEM_USER, self.log)
+        wait_ready("postgres", self._make_database, self.process, self.log, timeout_s=30)
+        return self
+
+    def _make_database(self) -> bool:
+        """Whether the server takes connections; makes `dbname` on the first. PasswordRefused
+        (the server stopped) if it refuses the role's password."""
+        try:
+            with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
+                if not conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", [self.dbname]
+                ).fetchone():
+                    conn.execute(f'CREATE DATABASE "{self.dbname}"')
+            return True
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" not in str(exc):
+                return False
+        self.stop()
+        raise PasswordRefused(
+            f"PostgreSQL in {self.data_dir} refused the password of role {self.user!r}"
+        )
 
     def stop(self) -> None:
         stop_process(self.process, timeout_s=30)  # SIGTERM: a smart shutdown

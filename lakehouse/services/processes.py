@@ -1,23 +1,27 @@
-"""Detached servers: started in a session of their own, found again by PID and start time,
-stopped by process group (SIGTERM, then SIGKILL after a timeout) together with every descendant."""
+"""Detached servers: started in a session of their own, waited for until they serve, found again
+by PID and start time, stopped by process group (SIGTERM, then SIGKILL after a timeout) together
+with every descendant. Never by name: only what we started is ever signalled."""
 
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
-from lakehouse.services.ports import LOOPBACK, ServiceStartError
+T = TypeVar("T")
+
+
+class ServiceStartError(RuntimeError):
+    """A server did not come up; the message carries the tail of its log."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,17 @@ class ProcessRef:
         return list(found.values())
 
 
-def spawn(argv: list[str], log: Path, *, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+# -- start -----------------------------------------------------------------------------------------
+def spawn(
+    argv: list[str],
+    log: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    **popen,
+) -> subprocess.Popen:
     """Start `argv` in a new session (its own process group), output appended to `log`; it keeps
-    running after this process exits."""
+    running after this process exits. `popen`: further Popen arguments (`user`, `group`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
@@ -79,12 +91,85 @@ def spawn(argv: list[str], log: Path, *, env: dict[str, str], cwd: Path) -> subp
             stderr=subprocess.STDOUT,
             cwd=cwd,
             env=env,
-            start_new_session=True,
+            start_new_session=True,  # a process group of its own, to signal as one
+            **popen,
         )
 
 
+def poll_until(
+    check: Callable[[], T], until: Callable[[T], bool], timeout_s: float, max_interval_s: float
+) -> T:
+    """Call `check` until `until` holds for its result or `timeout_s` has passed, at intervals
+    growing from 20 ms to `max_interval_s`; its last result. An exception of `check` ends the
+    wait at once."""
+    return Retrying(
+        stop=stop_after_delay(timeout_s),
+        wait=wait_exponential(multiplier=0.02, max=max_interval_s),
+        retry=retry_if_result(lambda result: not until(result)),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )(check)
+
+
+@dataclass(frozen=True)
+class Starting:
+    """A server on its way up: `ready()` says when it serves, `process` whether it still runs."""
+
+    name: str
+    ready: Callable[[], bool]
+    process: subprocess.Popen | ProcessRef
+    log: Path
+
+    def running(self) -> bool:
+        if isinstance(self.process, subprocess.Popen):
+            return self.process.poll() is None
+        return self.process.alive()
+
+    def failed(self, why: str) -> ServiceStartError:
+        tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else "(no log)"
+        return ServiceStartError(f"{self.name} {why}; its log {self.log} ends with:\n{tail}")
+
+
+def wait_ready(
+    name: str,
+    ready: Callable[[], bool],
+    process: subprocess.Popen | ProcessRef,
+    log: Path,
+    timeout_s: float,
+) -> None:
+    """Return once `ready()` holds; ServiceStartError naming the service and its log if the
+    process ends or `timeout_s` passes first."""
+    wait_all([Starting(name, ready, process, log)], timeout_s)
+
+
+def wait_all(servers: Sequence[Starting], timeout_s: float) -> None:
+    """Wait for all at once, each `ready()` asked until it holds; ServiceStartError for the
+    first whose process ends, or for one still not ready after `timeout_s`."""
+    pending = list(servers)
+
+    def all_ready() -> bool:
+        for server in list(pending):
+            if server.ready():
+                pending.remove(server)
+            elif not server.running():
+                raise server.failed("exited while starting")
+        return not pending
+
+    if not poll_until(all_ready, bool, timeout_s, max_interval_s=0.25):
+        raise pending[0].failed(f"was not ready after {timeout_s:.0f} s")
+
+
+# -- stop ------------------------------------------------------------------------------------------
 def _suppress_gone():
     return contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess)
+
+
+def stop_process(process: subprocess.Popen | None, timeout_s: float = 15.0) -> None:
+    """Stop a server `spawn` started, by its PID, as `stop_family` does."""
+    if process is None or process.poll() is not None:
+        return
+    with _suppress_gone():
+        stop_family(ProcessRef.of(process.pid), timeout_s)
+    process.poll()  # reap it (its exit status for Popen)
 
 
 def stop_family(
@@ -137,64 +222,6 @@ def ended(proc: psutil.Process) -> bool:
 
 
 def wait_gone(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
-    """Wait until every process has ended; returns those still running after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    alive = list(procs)
-    while alive:
-        for proc in alive:
-            with contextlib.suppress(psutil.Error, ChildProcessError):
-                proc.wait(0)  # reap it if it is our child
-        alive = [p for p in alive if not ended(p)]
-        if not alive or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    return alive
-
-
-def port_open(port: int, host: str = LOOPBACK) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-def http_ok(url: str, timeout_s: float = 2.0) -> bool:
-    """True when `url` answers 200."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return response.status == 200
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
-
-
-def wait_ready(
-    name: str,
-    ready: Callable[[], bool],
-    process: subprocess.Popen | ProcessRef,
-    log: Path,
-    timeout_s: float,
-) -> None:
-    """Return once `ready()` holds; ServiceStartError naming the service and its log if the
-    process ends or `timeout_s` passes first."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        ended = (
-            process.poll() is not None
-            if isinstance(process, subprocess.Popen)
-            else not process.alive()
-        )
-        if ended:
-            raise ServiceStartError(
-                f"{name} exited while starting; its log {log} ends with:\n{_tail(log)}"
-            )
-        time.sleep(0.25)
-    raise ServiceStartError(
-        f"{name} was not ready after {timeout_s:.0f} s; its log {log} ends with:\n{_tail(log)}"
-    )
-
-
-def _tail(log: Path, chars: int = 3000) -> str:
-    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
+    """Wait until every process has ended; returns those still running after `timeout_s`.
+    (Not psutil.wait_procs: it waits out the timeout for a zombie that is not our child.)"""
+    return poll_until(lambda: [p for p in procs if not ended(p)], operator.not_, timeout_s, 0.1)

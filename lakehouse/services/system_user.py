@@ -9,7 +9,7 @@ import pwd
 import shutil
 from pathlib import Path
 
-from lakehouse.services.ports import ServiceStartError
+from lakehouse.services.processes import ServiceStartError
 
 
 def as_root() -> bool:

@@ -1,11 +1,14 @@
-"""Jobs, the hourly schedule and the sensors."""
+"""Jobs, the weekly training schedule and the sensors."""
 
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from orchestration.defs.bronze.sensors import make_sensors
+from orchestration.defs.gold.assets import ASSETS as GOLD
+from orchestration.defs.ml.assets import SCORING
 from orchestration.defs.partitions import DAILY
+from orchestration.defs.silver.assets import ASSETS as SILVER
 
 bronze_job = dg.define_asset_job(
     "bronze_load",
@@ -14,24 +17,17 @@ bronze_job = dg.define_asset_job(
 )
 refresh_job = dg.define_asset_job(
     "refresh",
-    selection=dg.AssetSelection.groups("silver", "gold"),
+    selection=dg.AssetSelection.assets(*SILVER, *GOLD),
+    description="Silver and gold up to date with bronze: each table rebuilds only the days its "
+    "inputs changed on. Tag a run plantlake/rebuild=all (or =2026-03-02,2026-03-03) to rebuild "
+    "from bronze.",
+)
+score_job = dg.define_asset_job(
+    "score",
+    selection=dg.AssetSelection.assets(*SCORING),
     partitions_def=DAILY,
-    description="Silver and gold for one day (and the day before, for what crosses midnight).",
+    description="The champions' predictions and the feature drift of one day.",
 )
-
-
-@dg.schedule(
-    job=refresh_job,
-    cron_schedule="5 * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-def hourly_refresh(context: dg.ScheduleEvaluationContext):
-    """Every hour, refresh today's partition: new bronze rows in, today's KPIs recomputed."""
-    when = context.scheduled_execution_time or datetime.now(UTC)
-    day = when.astimezone(UTC).date().isoformat()
-    return dg.RunRequest(run_key=f"hourly-{when:%Y%m%dT%H}", partition_key=day)
-
 
 train_job = dg.define_asset_job(
     "train_models",
@@ -53,6 +49,6 @@ def weekly_training(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"weekly-{when:%Y%m%d}")
 
 
-SCHEDULES = [hourly_refresh, weekly_training]
+SCHEDULES = [weekly_training]
 SENSORS = make_sensors(bronze_job, refresh_job)
-JOBS = [bronze_job, refresh_job, train_job]
+JOBS = [bronze_job, refresh_job, score_job, train_job]

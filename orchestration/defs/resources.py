@@ -19,11 +19,19 @@ class LakeResource(dg.ConfigurableResource):
 
     lake_root: str | None = None
 
-    def lake(self) -> Lake:
-        from lakehouse.lake import open_lake
+    def settings(self):
         from lakehouse.settings import get_settings, load_settings
 
-        settings = load_settings(lake_root=self.lake_root) if self.lake_root else get_settings()
+        return load_settings(lake_root=self.lake_root) if self.lake_root else get_settings()
+
+    def lake_path(self) -> Path:
+        """The lake's folder, without opening Spark (what sensors need)."""
+        return Path(self.settings().lake_root).resolve()
+
+    def lake(self) -> Lake:
+        from lakehouse.lake import open_lake
+
+        settings = self.settings()
         root = str(Path(settings.lake_root).resolve())
         if root not in _open_lakes:
             _open_lakes[root] = open_lake(settings)

@@ -1,11 +1,9 @@
-"""What every table asset shares: its key, group, description and schema from the catalog, the
-metadata of a materialization and the results of its expectation suite."""
-
-from __future__ import annotations
+"""Table assets generated from the catalog: each step of `orchestration.steps` is one asset
+with its tables' keys, lineage (what their builds read), schemas, checks and metadata."""
 
 import base64
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 import dagster as dg
@@ -14,7 +12,8 @@ from pyspark.sql import functions as F
 
 from lakehouse.catalog import get_table
 from lakehouse.lake import Lake
-from orchestration.build import Built
+from orchestration.defs.resources import LakeResource
+from orchestration.steps import REBUILD_TAG, Built, Step, run_step, steps
 
 PREVIEW_ROWS = 5
 
@@ -90,15 +89,18 @@ def frame(lake: Lake, table: str, days: Iterable[date] = ()) -> DataFrame:
 
 
 def metadata(lake: Lake, built: Built) -> dict:
-    """Row count, days written, seconds, Delta version and a preview of what was written."""
-    preview = frame(lake, built.table, built.days)
+    """Rows written, days written, seconds, Delta version and a preview of what was written
+    (a table whose inputs did not change is reported as such, at no Spark cost)."""
+    days = ", ".join(map(str, built.days)) or "all"
     meta = {
         "dagster/row_count": dg.MetadataValue.int(built.rows),
         "seconds": dg.MetadataValue.float(round(built.seconds, 2)),
         "delta_version": dg.MetadataValue.int(built.version if built.version is not None else -1),
-        "days": dg.MetadataValue.text(", ".join(map(str, built.days)) or "all"),
-        "preview": dg.MetadataValue.md(_markdown(preview)),
+        "days": dg.MetadataValue.text(days if built.wrote else "none"),
+        "written": dg.MetadataValue.bool(built.wrote),
     }
+    if built.wrote:
+        meta["preview"] = dg.MetadataValue.md(_markdown(frame(lake, built.table, built.days)))
     if built.note:
         meta["note"] = dg.MetadataValue.text(built.note)
     return meta
@@ -153,6 +155,28 @@ def check_result(lake: Lake, table: str, days: Iterable[date] = ()) -> dg.AssetC
     )
 
 
+def carried_check(context: dg.AssetExecutionContext, table: str) -> dg.AssetCheckResult | None:
+    """The table's last check evaluation, carried forward when nothing was written since
+    (None when this instance has none: then the table is checked again)."""
+    check = dg.AssetCheckKey(key(table), "expectations")
+    storage = context.instance.event_log_storage
+    record = storage.get_latest_asset_check_execution_by_key([check]).get(check)
+    evaluation = record.event.dagster_event.event_specific_data if record and record.event else None
+    if evaluation is None or not hasattr(evaluation, "passed"):
+        return None
+    return dg.AssetCheckResult(
+        asset_key=key(table),
+        check_name="expectations",
+        passed=evaluation.passed,
+        severity=evaluation.severity,
+        metadata={
+            **evaluation.metadata,
+            "carried_from_run": dg.MetadataValue.text(record.run_id),
+            "note": dg.MetadataValue.text("nothing written since that evaluation"),
+        },
+    )
+
+
 def outputs(lake: Lake, builts: Iterable[Built], checked: Iterable[str] = ()):
     """MaterializeResults (and check results) for what a build wrote."""
     checked = set(checked)
@@ -161,3 +185,46 @@ def outputs(lake: Lake, builts: Iterable[Built], checked: Iterable[str] = ()):
         yield dg.MaterializeResult(
             asset_key=key(b.table), metadata=metadata(lake, b), check_results=checks
         )
+
+
+# Extra metadata of some tables' materializations (plots): table -> f(lake, built) -> dict.
+ExtraMetadata = Callable[[Lake, Built], dict]
+
+
+def step_asset(step: Step, extra: dict[str, ExtraMetadata] | None = None) -> dg.AssetsDefinition:
+    """The asset of one build step: its tables, what they read, their checks."""
+    extra = extra or {}
+    build = get_table(step.tables[0]).build
+    described = "\n".join(f"- {t}: {get_table(t).description}" for t in step.tables)
+
+    @dg.multi_asset(
+        specs=[
+            spec(t, deps=[d for d in get_table(t).build.tables_read if d != t]) for t in step.tables
+        ],
+        check_specs=[c for t in step.tables for c in check_spec(t)],
+        name=step.name,
+        description=f"Built by `{build.function}`"
+        + (", by day" if build.days else "")
+        + f".\n\n{described}",
+    )
+    def _asset(context: dg.AssetExecutionContext, lake: LakeResource):
+        lk = lake.lake()
+        built = run_step(lk, step, rebuild=context.run.tags.get(REBUILD_TAG))
+        for b in built:
+            context.log.info("%s: %s rows, %s (%.1f s)", b.table, b.rows, b.note, b.seconds)
+        for b in built:
+            meta = metadata(lk, b)
+            if b.table in extra and b.wrote:
+                meta.update(extra[b.table](lk, b))
+            checks = []
+            if check_spec(b.table):
+                carried = None if b.wrote else carried_check(context, b.table)
+                checks = [carried or check_result(lk, b.table, b.days)]
+            yield dg.MaterializeResult(asset_key=key(b.table), metadata=meta, check_results=checks)
+
+    return _asset
+
+
+def layer_assets(layer: str, extra: dict[str, ExtraMetadata] | None = None) -> list:
+    """Every step of a layer as an asset."""
+    return [step_asset(s, extra) for s in steps(layer)]

@@ -22,13 +22,14 @@ from pathlib import Path
 import yaml
 
 from lakehouse.private import make_owner_only, write_private
-from lakehouse.services.ports import LOOPBACK, ServiceStartError
+from lakehouse.services.ports import LOOPBACK, port_open
 from lakehouse.services.processes import (
     ProcessRef,
-    port_open,
+    ServiceStartError,
+    Starting,
     spawn,
     stop_family,
-    wait_ready,
+    wait_all,
 )
 from lakehouse.settings import REPO_ROOT, Settings
 from orchestration.workbench import database, front_door
@@ -234,14 +235,25 @@ class Workbench:
         ports = self.settings.ports
         secret = self._secrets()
         env = self._env()
-        waits: list[tuple[Service, Callable[[], bool]]] = []
+        waits: list[Starting] = []
 
-        def record(service: Service, pid: int) -> Service:
+        def record(service: Service, pid: int) -> None:
             ref = ProcessRef.of(pid)
             service.pid, service.create_time = ref.pid, ref.create_time
             state.services.append(service)
             self._save(state)
-            return service
+
+        def launch(
+            service: Service,
+            ready: Callable[[], bool],
+            command: list[str],
+            extra_env: dict[str, str],
+            cwd: Path = REPO_ROOT,
+        ) -> None:
+            """Start the service detached, record it, and have it waited for below."""
+            spawned = spawn(command, Path(service.log), env=env | extra_env, cwd=cwd)
+            record(service, spawned.pid)
+            waits.append(Starting(service.name, ready, service.ref, Path(service.log)))
 
         def log(key: str) -> Path:
             return self.logs / f"{key}.log"
@@ -251,8 +263,7 @@ class Workbench:
         self._save(state)
         doors = front_door.doors(ports, Path(state.sockets))
         for service, command, extra_env, ready in self._web_services(doors):
-            spawned = spawn(command, Path(service.log), env=env | extra_env, cwd=REPO_ROOT)
-            waits.append((record(service, spawned.pid), ready))
+            launch(service, ready, command, extra_env)
         command, door_env = front_door.prepare(self.home / "caddy", doors, secret["web"])
         door = Service(
             "web",
@@ -261,9 +272,8 @@ class Workbench:
             f"{front_door.USER} / {secret['web']}",
             str(log("front-door")),
         )
-        spawned = spawn(command, log("front-door"), env=env | door_env, cwd=self.home)
-        waits.append(
-            (record(door, spawned.pid), lambda: all(map(front_door.asks_for_login, doors)))
+        launch(
+            door, lambda: all(map(front_door.asks_for_login, doors)), command, door_env, self.home
         )
         if not sql_endpoint_available():
             state.services.append(
@@ -326,11 +336,11 @@ class Workbench:
         command = [*_plantlake(), "ingest", "run", "--config", str(config), "--no-load"]
         mqtt_password = {"PLANTLAKE_MQTT_PASSWORD": secret["mqtt_ingestion"]}
         pg_password = {"PLANTLAKE_PG_PASSWORD": secret["pg_ingestion"]}
-        spawned = spawn(
-            command, log("ingestion"), env=env | mqtt_password | pg_password, cwd=REPO_ROOT
-        )
-        waits.append(
-            (record(ingestion, spawned.pid), lambda: self._ingestion_reporting(config, landing))
+        launch(
+            ingestion,
+            lambda: self._ingestion_reporting(config, landing),
+            command,
+            mqtt_password | pg_password,
         )
         plant = Service(
             "plant",
@@ -359,11 +369,10 @@ class Workbench:
         ]
         mqtt_password = {"PLANTLAKE_MQTT_PASSWORD": secret["mqtt_plant"]}
         pg_password = {"PLANTLAKE_PG_PASSWORD": secret["pg_plant"]}
-        spawned = spawn(command, log("plant"), env=env | mqtt_password | pg_password, cwd=REPO_ROOT)
-        waits.append((record(plant, spawned.pid), lambda: port_open(ports.opcua)))
+        launch(plant, lambda: port_open(ports.opcua), command, mqtt_password | pg_password)
 
-        progress("waiting for " + ", ".join(s.name.split(" (")[0] for s, _ in waits))
-        _wait_all(waits, deadline)
+        progress("waiting for " + ", ".join(s.name.split(" (")[0] for s in waits))
+        wait_all(waits, max(deadline - time.monotonic(), 1.0))
 
     def _web_services(self, doors: list[front_door.Door]):
         """(service, command, extra environment, ready) of Dagster, MLflow, JupyterLab and the SQL
@@ -609,28 +618,6 @@ class Workbench:
 
 def _plantlake() -> list[str]:
     return [sys.executable, "-m", "orchestration.workbench.launch"]
-
-
-def _wait_all(waits: list[tuple[Service, Callable[[], bool]]], deadline: float) -> None:
-    """Wait for all at once: the first that ends (or is late) stops the wait, named."""
-    pending = list(waits)
-    while pending:
-        for service, ready in list(pending):
-            if ready():
-                pending.remove((service, ready))
-            elif not service.alive() or time.monotonic() > deadline:
-                _wait(service, ready, deadline)  # raises, with the log's tail
-        time.sleep(0.25)
-
-
-def _wait(service: Service, ready: Callable[[], bool], deadline: float) -> None:
-    wait_ready(
-        service.name,
-        ready,
-        service.ref,
-        Path(service.log),
-        max(deadline - time.monotonic(), 1.0),
-    )
 
 
 def _said_ready(log: Path, offset: int) -> bool:

@@ -20,8 +20,9 @@ from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from lakehouse.contracts.vocabulary import STATES
 from plant.config import PlantConfig
-from plant.kinds import STATE_CODE, STATES
+from plant.kinds import STATE_CODE
 from plant.simulation import Reading
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from datetime import datetime
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.contracts.vocabulary import FAILURE_REASONS
 from transforms.columns import conform
 from transforms.timeseries import latest_value
 
-FAILURE_REASONS = ("breakdown", "electrical_fault")
 KEY_VALUES = {
     "vibration_mm_s": "vibration_mm_s",
     "temperature_c": "temperature_c",

@@ -318,3 +318,33 @@ def oee_site_week(oee_shift: DataFrame) -> DataFrame:
         )
     )
     return conform(with_ratios(grouped), "gold.oee_site_week")
+
+
+def oee_shift_as_far_as_data(
+    states: DataFrame,
+    counts: DataFrame,
+    shifts: DataFrame,
+    equipment: DataFrame,
+    readings: DataFrame,
+    planned: DataFrame,
+    *,
+    day_from: date,
+    day_to: date,
+) -> DataFrame:
+    """`oee_shift` with each equipment's open intervals and shifts ending where its readings
+    end (its latest event_time in `readings`): a shift in progress counts up to now.
+
+    >>> oee_shift_as_far_as_data(states, counts, shifts, equipment, readings, planned,
+    ...                          day_from=date(2026, 3, 2), day_to=date(2026, 3, 2))
+    """
+    reach = readings.groupBy("equipment_id").agg(F.max("event_time").alias("as_of"))
+    return oee_shift(
+        states,
+        counts,
+        shifts,
+        equipment,
+        as_of=reach,
+        planned=planned,
+        day_from=day_from,
+        day_to=day_to,
+    )

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.contracts.vocabulary import FAILURE_REASONS
 from transforms.columns import conform, utc_date
-
-FAILURE_REASONS = ("breakdown", "electrical_fault")
 
 
 def _utc_month(ts: Column) -> Column:

@@ -4,78 +4,11 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
+from lakehouse.contracts.mes import mes_table
 from lakehouse.plant_model.roles import COUNTER_TAGS  # tags that count up (a drop is a reset)
 from transforms.columns import conform
 from transforms.silver.mes_rows import current_rows, row_versions
-
-EQUIPMENT_SCHEMA = T.StructType(
-    [
-        T.StructField(n, T.StringType())
-        for n in (
-            "equipment_id",
-            "enterprise",
-            "site",
-            "area",
-            "line",
-            "cell",
-            "name",
-            "kind",
-            "timezone",
-        )
-    ]
-    + [T.StructField("updated_at", T.TimestampType())]
-)
-TAG_SCHEMA = T.StructType(
-    [
-        T.StructField("equipment_id", T.StringType()),
-        T.StructField("tag", T.StringType()),
-        T.StructField("datatype", T.StringType()),
-        T.StructField("unit", T.StringType()),
-        T.StructField("low", T.DoubleType()),
-        T.StructField("high", T.DoubleType()),
-        T.StructField("description", T.StringType()),
-        T.StructField("enum_values", T.StringType()),
-        T.StructField("updated_at", T.TimestampType()),
-    ]
-)
-PRODUCT_SCHEMA = T.StructType(
-    [
-        T.StructField("product_id", T.StringType()),
-        T.StructField("name", T.StringType()),
-        T.StructField("updated_at", T.TimestampType()),
-    ]
-)
-BOM_SCHEMA = T.StructType(
-    [
-        T.StructField("product_id", T.StringType()),
-        T.StructField("material_id", T.StringType()),
-        T.StructField("qty_per_unit", T.DoubleType()),
-    ]
-)
-ROUTING_SCHEMA = T.StructType(
-    [
-        T.StructField("product_id", T.StringType()),
-        T.StructField("equipment_kind", T.StringType()),
-        T.StructField("ideal_cycle_s", T.DoubleType()),
-        T.StructField("updated_at", T.TimestampType()),
-    ]
-)
-SHIFT_SCHEMA = T.StructType(
-    [
-        T.StructField("shift_id", T.StringType()),
-        T.StructField("site", T.StringType()),
-        T.StructField("shift_name", T.StringType()),
-        T.StructField("local_date", T.DateType()),
-        T.StructField("start_time", T.TimestampType()),
-        T.StructField("end_time", T.TimestampType()),
-        T.StructField("break_start", T.TimestampType()),
-        T.StructField("break_end", T.TimestampType()),
-        T.StructField("maintenance_end", T.TimestampType()),
-        T.StructField("updated_at", T.TimestampType()),
-    ]
-)
 
 
 def equipment(
@@ -91,13 +24,15 @@ def equipment(
     >>> equipment(bronze_mes_rows, seen=readings.groupBy("equipment_id").agg(F.min("event_time")))
     """
     versions = (
-        row_versions(mes_rows, "mes.equipment", EQUIPMENT_SCHEMA)
+        row_versions(mes_rows, mes_table("mes.equipment"))
         .drop("_key", "_ingested_at")
         .dropDuplicates(["equipment_id", "_version_at"])
     )
     history = Window.partitionBy("equipment_id").orderBy("_version_at")
     # A re-sent row with nothing changed is not a new version.
-    attributes = F.hash(*[F.col(c) for c in EQUIPMENT_SCHEMA.names if c not in ("updated_at",)])
+    attributes = F.hash(
+        *[F.col(c) for c, _ in mes_table("mes.equipment").columns if c != "updated_at"]
+    )
     versions = (
         versions.withColumn("_attrs", attributes)
         .withColumn("_prev", F.lag("_attrs").over(history))
@@ -140,7 +75,7 @@ def equipment(
 
 def tags(mes_rows: DataFrame) -> DataFrame:
     """silver.tags: each equipment's tags with datatype, unit and plausible range (MES)."""
-    rows = current_rows(mes_rows, "mes.equipment_tags", TAG_SCHEMA, ["equipment_id", "tag"])
+    rows = current_rows(mes_rows, mes_table("mes.equipment_tags"))
     rows = rows.withColumn("is_counter", F.col("tag").isin(*COUNTER_TAGS)).withColumn(
         "enum_values", F.split("enum_values", ",")
     )
@@ -149,18 +84,18 @@ def tags(mes_rows: DataFrame) -> DataFrame:
 
 def products(mes_rows: DataFrame) -> DataFrame:
     """silver.products: ERP products with the material of their bill of materials."""
-    bom = current_rows(mes_rows, "erp.bill_of_materials", BOM_SCHEMA, ["product_id", "material_id"])
+    bom = current_rows(mes_rows, mes_table("erp.bill_of_materials"))
     main_material = bom.groupBy("product_id").agg(
         F.max_by("material_id", "qty_per_unit").alias("material_id")
     )
-    rows = current_rows(mes_rows, "erp.products", PRODUCT_SCHEMA, ["product_id"])
+    rows = current_rows(mes_rows, mes_table("erp.products"))
     return conform(rows.join(main_material, "product_id", "left"), "silver.products")
 
 
 def routings(mes_rows: DataFrame) -> DataFrame:
     """silver.routings: planned run time per unit of product × equipment kind (ERP)."""
     return conform(
-        current_rows(mes_rows, "erp.routings", ROUTING_SCHEMA, ["product_id", "equipment_kind"]),
+        current_rows(mes_rows, mes_table("erp.routings")),
         "silver.routings",
     )
 
@@ -177,7 +112,7 @@ def shift_calendar(
     Start and end are instants (UTC); the local text shows the offset in force at each end, so a
     night across a daylight-saving change reads e.g. 22:00+01:00 → 06:00+02:00 (7 hours).
     """
-    shifts = current_rows(mes_rows, "mes.shift_calendar", SHIFT_SCHEMA, ["shift_id"])
+    shifts = current_rows(mes_rows, mes_table("mes.shift_calendar"))
     if model_shifts is not None:
         # a site's calendar comes from the MES or from the model: a site the MES plans keeps
         # the MES's shifts only (two calendars of one site would overlap and count twice)
@@ -197,15 +132,15 @@ def shift_calendar(
         mm = F.lpad((F.abs(offset_min) % 60).cast("int").cast("string"), 2, "0")
         return F.concat(F.date_format(wall, "yyyy-MM-dd'T'HH:mm"), sign, hh, F.lit(":"), mm)
 
-    seconds = lambda a, b: F.unix_timestamp(b) - F.unix_timestamp(a)  # noqa: E731
+    seconds = lambda a, b: (F.unix_timestamp(b) - F.unix_timestamp(a)).cast("double")  # noqa: E731
     out = shifts.join(zones, "site", "left").select(
         "*",
         local("start_time").alias("local_start"),
         local("end_time").alias("local_end"),
         seconds("start_time", "end_time").alias("planned_s"),
         (
-            F.coalesce(seconds("break_start", "break_end"), F.lit(0))
-            + F.coalesce(seconds("start_time", "maintenance_end"), F.lit(0))
+            F.coalesce(seconds("break_start", "break_end"), F.lit(0.0))
+            + F.coalesce(seconds("start_time", "maintenance_end"), F.lit(0.0))
         ).alias("_mes_downtime_s"),
     )
     if model_windows is not None:

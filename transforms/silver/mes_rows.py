@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
+
+from lakehouse.contracts.mes import SourceTable
 
 
-def row_versions(mes_rows: DataFrame, source_table: str, schema: T.StructType) -> DataFrame:
-    """Every version of the rows of one source table, parsed with `schema`, plus `_version_at`.
+def row_versions(mes_rows: DataFrame, table: SourceTable) -> DataFrame:
+    """Every version of the rows of one source table, parsed with its columns, plus `_version_at`.
 
-    >>> row_versions(bronze_mes_rows, "mes.work_orders", WORK_ORDER_SCHEMA)
+    >>> row_versions(bronze_mes_rows, mes_table("mes.work_orders"))
     """
-    parsed = mes_rows.where(F.col("source_table") == source_table).select(
-        F.from_json("row_json", schema).alias("r"),
+    parsed = mes_rows.where(F.col("source_table") == table.name).select(
+        F.from_json("row_json", table.schema).alias("r"),
         F.col("primary_key").alias("_key"),
         F.coalesce("updated_at", "received_at").alias("_version_at"),
         F.col("ingested_at").alias("_ingested_at"),
@@ -21,17 +22,15 @@ def row_versions(mes_rows: DataFrame, source_table: str, schema: T.StructType) -
     return parsed.select("r.*", "_key", "_version_at", "_ingested_at")
 
 
-def current_rows(
-    mes_rows: DataFrame, source_table: str, schema: T.StructType, key: list[str]
-) -> DataFrame:
-    """One row per source key (`key`, columns of the parsed row): the version with the latest
-    updated_at, then the latest load.
+def current_rows(mes_rows: DataFrame, table: SourceTable) -> DataFrame:
+    """One row per source key (the table's key columns, read from the parsed row): the version
+    with the latest updated_at, then the latest load.
 
     Re-extracted identical versions collapse; a row updated twice keeps its last state. The key
     is read from the row itself, not from the key text, which differs between extractors.
     """
-    versions = row_versions(mes_rows, source_table, schema)
-    latest = Window.partitionBy(*key).orderBy(
+    versions = row_versions(mes_rows, table)
+    latest = Window.partitionBy(*table.key).orderBy(
         F.col("_version_at").desc(), F.col("_ingested_at").desc()
     )
     return (

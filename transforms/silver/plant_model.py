@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.catalog import get_table
 from lakehouse.plant_model.calendar import model_calendar
 from lakehouse.plant_model.schema import PlantModel
 from transforms.columns import conform
@@ -24,12 +25,7 @@ def model_equipment(spark: SparkSession, model: PlantModel) -> DataFrame:
         (*e.attributes().values(), e.site.timezone, EPOCH, None, True, "plant_model")
         for e in model.equipment()
     ]
-    schema = (
-        "equipment_id string, enterprise string, site string, area string, line string, "
-        "cell string, name string, kind string, timezone string, valid_from timestamp, "
-        "valid_to timestamp, is_current boolean, source string"
-    )
-    return conform(spark.createDataFrame(rows, schema), "silver.equipment")
+    return spark.createDataFrame(rows, get_table("silver.equipment").schema)
 
 
 def model_cycle_times(spark: SparkSession, model: PlantModel) -> DataFrame:
@@ -39,8 +35,7 @@ def model_cycle_times(spark: SparkSession, model: PlantModel) -> DataFrame:
         if e.spec.ideal_cycle_s is not None:
             rows.append((e.equipment_id, "*", float(e.spec.ideal_cycle_s)))
         rows += [(e.equipment_id, p, float(s)) for p, s in e.spec.ideal_cycle_s_by_product.items()]
-    df = spark.createDataFrame(rows, "equipment_id string, product_id string, ideal_cycle_s double")
-    return conform(df, "silver.ideal_cycle_times")
+    return spark.createDataFrame(rows, get_table("silver.ideal_cycle_times").schema)
 
 
 def model_shifts(

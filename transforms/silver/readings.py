@@ -11,12 +11,10 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakehouse.contracts.sources import source_rank
 from lakehouse.plant_model.units import UNIT_CONVERSIONS
 from transforms.columns import conform
 
-# When several sources deliver the same reading, keep the most precise: OPC UA sends the
-# server's double, Sparkplug B a typed metric, the UNS JSON a rounded text.
-SOURCE_PRIORITY = {"opcua": 1, "sparkplug": 2, "uns": 3}
 TEXT_TYPES = ("String", "Enum")
 _LONG = (
     "equipment_id",
@@ -106,12 +104,9 @@ def conform_readings(long: DataFrame, tags: DataFrame) -> DataFrame:
             ).otherwise(F.col("_quality")),
         )
     typed = typed.withColumnRenamed("_quality", "quality")
-    priority = F.create_map(
-        *[x for kv in SOURCE_PRIORITY.items() for x in (F.lit(kv[0]), F.lit(kv[1]))]
-    )
     best = Window.partitionBy("equipment_id", "tag", "event_time").orderBy(
         F.when(F.col("quality") == "good", 0).when(F.col("quality") == "uncertain", 1).otherwise(2),
-        priority[F.col("source")],
+        source_rank(),  # several sources deliver the same reading: keep the most precise
         F.col("ingested_at").asc(),
     )
     deduped = typed.withColumn("_rank", F.row_number().over(best)).where("_rank = 1")

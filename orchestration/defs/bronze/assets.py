@@ -4,9 +4,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.build import Built
 from orchestration.defs import tables
 from orchestration.defs.resources import LakeResource
+from orchestration.steps import Built
 
 BRONZE = (
     "bronze.mqtt_messages",

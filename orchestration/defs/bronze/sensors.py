@@ -1,16 +1,15 @@
-"""Sensors on bronze: start the loader when landing files arrive, and refresh the days that new
-bronze rows touched (read from the Delta logs, no Spark needed)."""
+"""Sensors on bronze: start the loader when landing files arrive, and refresh silver and gold
+when bronze moved (read from the Delta logs, no Spark needed)."""
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
-from lakehouse.settings import get_settings
 from orchestration.defs.bronze.assets import landing_root
+from orchestration.defs.resources import LakeResource
 
-READING_TABLES = ("mqtt_messages", "sparkplug_messages", "opcua_values", "mes_rows")
+BRONZE_TABLES = ("mqtt_messages", "sparkplug_messages", "opcua_values", "mes_rows")
 
 
 def newest_landing_file(root: Path) -> float:
@@ -22,24 +21,11 @@ def newest_landing_file(root: Path) -> float:
     return newest
 
 
-def touched_days(table_dir: Path, after_version: int) -> tuple[int, set[str]]:
-    """The table's latest version and the event_date partitions its commits since `after_version`
-    added files to."""
+def latest_version(table_dir: Path) -> int:
+    """The table's latest Delta version from its log (-1 when it has none)."""
     log_dir = table_dir / "_delta_log"
-    latest, days = after_version, set()
-    if not log_dir.is_dir():
-        return latest, days
-    for commit in sorted(log_dir.glob("*.json")):
-        version = int(commit.stem)
-        if version <= after_version:
-            continue
-        latest = max(latest, version)
-        for line in commit.read_text().splitlines():
-            action = json.loads(line)
-            day = action.get("add", {}).get("partitionValues", {}).get("event_date")
-            if day:
-                days.add(day)
-    return latest, days
+    versions = [int(p.stem) for p in log_dir.glob("*.json") if p.stem.isdigit()]
+    return max(versions, default=-1)
 
 
 IN_FLIGHT = [
@@ -64,9 +50,9 @@ def make_sensors(bronze_job, refresh_job) -> list:
     @dg.sensor(
         job=bronze_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
     )
-    def landing_files_sensor(context: dg.SensorEvaluationContext):
+    def landing_files_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         """Start the bronze loader when files newer than the last run's arrive in the landing zone."""
-        root = landing_root(Path(get_settings().lake_root).resolve())
+        root = landing_root(lake.lake_path())
         newest = newest_landing_file(root)
         seen = float(context.cursor or 0)
         if newest <= seen:
@@ -80,20 +66,17 @@ def make_sensors(bronze_job, refresh_job) -> list:
     @dg.sensor(
         job=refresh_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
     )
-    def bronze_changes_sensor(context: dg.SensorEvaluationContext):
-        """Refresh silver and gold for each day that new bronze rows fell on (late data included)."""
-        lake_root = Path(get_settings().lake_root).resolve()
+    def bronze_changes_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+        """One refresh of silver and gold when bronze moved: each table rebuilds the days its
+        inputs changed on (late data included), so one run covers them all."""
+        root = lake.lake_path()
+        versions = {name: latest_version(root / "bronze" / name) for name in BRONZE_TABLES}
         cursor = json.loads(context.cursor) if context.cursor else {}
-        days: set[str] = set()
-        for name in READING_TABLES:
-            latest, touched = touched_days(lake_root / "bronze" / name, cursor.get(name, -1))
-            cursor[name] = latest
-            days |= touched
-        context.update_cursor(json.dumps(cursor))
-        today = datetime.now(UTC).date().isoformat()
-        for day in sorted(d for d in days if d <= today):
-            yield dg.RunRequest(
-                run_key=f"bronze-{day}-{json.dumps(cursor, sort_keys=True)}", partition_key=day
-            )
+        if versions == cursor:
+            return dg.SkipReason("bronze did not change")
+        if run_in_flight(context, refresh_job.name):
+            return dg.SkipReason("a refresh run is queued or running; it or the next takes these")
+        context.update_cursor(json.dumps(versions, sort_keys=True))
+        return dg.RunRequest(run_key=f"bronze-{json.dumps(versions, sort_keys=True)}")
 
     return [landing_files_sensor, bronze_changes_sensor]

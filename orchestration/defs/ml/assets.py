@@ -4,9 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.defs import tables
-from orchestration.defs.partitions import DAILY
+from orchestration.defs.partitions import DAILY, partition_day
 from orchestration.defs.resources import LakeResource
-from orchestration.defs.silver.assets import partition_day
 
 MAINTENANCE_MODEL = dg.AssetKey(["ml", "maintenance_model"])
 QUALITY_MODEL = dg.AssetKey(["ml", "quality_model"])
@@ -200,3 +199,4 @@ ASSETS = [
     gold_quality_predictions,
     gold_feature_drift,
 ]
+SCORING = [gold_maintenance_predictions, gold_quality_predictions, gold_feature_drift]

@@ -524,13 +524,12 @@ def test_check_against_the_lakes_bronze(spark, tmp_path):
     from pyspark.sql import functions as F
 
     from ingestion.bronze_loader import (
-        LANDING_SPARK_SCHEMA,
         landing_to_mqtt_messages,
         landing_to_opcua_values,
         landing_to_sparkplug_messages,
     )
     from ingestion.discover.check import collect_from_lake
-    from ingestion.landing import LandingRecord, LandingZone
+    from ingestion.landing import LandingRecord, LandingZone, spark_schema
     from ingestion.mqtt.sparkplug import SparkplugDecoder
     from lakehouse.plant_model.schema import parse_plant_model
 
@@ -567,7 +566,7 @@ def test_check_against_the_lakes_bronze(spark, tmp_path):
     records += [decoder.handle(t, p, t0).record for t, p in _births()]
     zone = LandingZone(tmp_path / "landing")
     zone.write_batch("all", records)
-    landed = spark.read.schema(LANDING_SPARK_SCHEMA).parquet(*map(str, zone.files()))
+    landed = spark.read.schema(spark_schema()).parquet(*map(str, zone.files()))
     landed = landed.withColumn("landing_file", F.col("_metadata.file_path"))
     bronze = _Bronze(
         {

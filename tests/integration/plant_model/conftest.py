@@ -47,10 +47,12 @@ class PlantLake:
     def refresh(self, model: str):
         """Make `models/<model>` the lake's plant model and build silver and gold from bronze."""
         from lakehouse.plant_model import install_model
-        from orchestration.build import refresh
+        from orchestration.materialize import materialize
 
         install_model(self.lake.root, MODELS / model)
-        return refresh(self.lake)
+        run = materialize(self.lake)
+        assert run.success, run.failure
+        return run
 
     def rows(self, table: str, *where: str) -> list:
         df = self.lake.read(table)

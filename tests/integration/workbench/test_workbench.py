@@ -50,7 +50,9 @@ def workbench(spark):
     assert len(str(lake_root / "_workbench" / "postgres" / "sock" / ".s.PGSQL.54321")) > 107
     lake_root.parent.mkdir()
     lake_root.parent.chmod(0o755)  # a checkout's folders, which other users may pass
-    Lake(spark, lake_root).create_all()
+    lake = Lake(spark, lake_root)
+    lake.create_all()
+    _seed_one_shift(lake)
     ports = {}
     while len(set(ports.values())) < len(SERVICES):
         ports = {name: free_port() for name in SERVICES}
@@ -76,6 +78,29 @@ def workbench(spark):
     finally:
         plantlake(env, "down")  # nothing left to stop once test_down ran
         shutil.rmtree(base, ignore_errors=True)
+
+
+SEEDED_SHIFT = "seeded-by-the-workbench-test"
+
+
+def _seed_one_shift(lake) -> None:
+    """One gold.oee_shift row, on a day no live build rebuilds, for the analyst to count."""
+    from datetime import date, datetime
+
+    from lakehouse.catalog import get_table
+
+    spec = get_table("gold.oee_shift")
+    by_type = {
+        "string": "seed",
+        "double": 0.0,
+        "bigint": 0,
+        "boolean": True,
+        "date": date(2020, 1, 6),
+        "timestamp": datetime(2020, 1, 6, 6),
+    }
+    row = {c.name: by_type[c.data_type.simpleString()] for c in spec.columns}
+    row["shift_id"] = SEEDED_SHIFT
+    lake.append("gold.oee_shift", lake.spark.createDataFrame([tuple(row.values())], spec.schema))
 
 
 def service(workbench, key: str) -> dict:
@@ -151,8 +176,8 @@ def test_every_service_answers(workbench):
         assert f"analyst / {password}" in sql["credentials"]
         conn = connect(ports["sql"], "analyst", password)
         cursor = conn.cursor()
-        cursor.execute("SELECT count(*) FROM gold.oee_shift")
-        assert len(cursor.fetchall()) == 1
+        cursor.execute(f"SELECT count(*) FROM gold.oee_shift WHERE shift_id = '{SEEDED_SHIFT}'")
+        assert cursor.fetchall() == [(1,)]  # the row the fixture wrote, read through the endpoint
         with pytest.raises(Exception, match=r"table bronze\.mqtt_messages refused"):
             cursor.execute("SELECT count(*) FROM bronze.mqtt_messages")
         conn.close()

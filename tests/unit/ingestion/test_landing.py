@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.landing import LANDING_SCHEMA, LandingError, LandingRecord, LandingZone
+from ingestion.landing import (
+    LANDING_SCHEMA,
+    LandingError,
+    LandingRecord,
+    LandingZone,
+    spark_schema,
+)
 
 T0 = datetime(2026, 3, 1, 23, 59, 59, 500000, tzinfo=UTC)
 
@@ -34,6 +40,22 @@ def test_batch_lands_atomically_under_source_and_date(tmp_path):
     assert table.column("batch_id").to_pylist() == ["b-1"] * 3
     assert table.column("attributes").to_pylist()[0] == [("qos", "1")]
     assert zone.files() == [path]
+
+
+def test_spark_reads_a_landed_file_with_the_schema_derived_from_the_same_declaration(
+    spark, tmp_path
+):
+    path = LandingZone(tmp_path).write_batch("uns", [record(7)], batch_id="b-7")
+    schema = spark_schema()
+    assert [(f.name, f.nullable) for f in schema] == [(f.name, f.nullable) for f in LANDING_SCHEMA]
+    row = spark.read.schema(schema).parquet(str(path)).collect()[0]
+    assert (row.kind, row.source, row.payload, row.attributes, row.batch_id) == (
+        "mqtt",
+        "uns",
+        bytearray(b'{"value": 7}'),
+        {"qos": "1"},
+        "b-7",
+    )
 
 
 def test_record_id_is_deterministic_and_content_based():

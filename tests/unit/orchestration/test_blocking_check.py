@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 from ingestion.backfill import mes_backfill_to_bronze
-from orchestration.materialize import materialize_days
+from orchestration.materialize import materialize
 
 
 def test_a_bad_shift_blocks_gold_and_the_check_shows_the_row(lake, spark, tmp_path, monkeypatch):
@@ -36,15 +36,15 @@ def test_a_bad_shift_blocks_gold_and_the_check_shows_the_row(lake, spark, tmp_pa
             shift, source_table="mes.shift_calendar", key=["shift_id"], source="t", batch_id="b"
         ),
     )
-    [run] = materialize_days(lake, [date(2026, 3, 2)])
+    run = materialize(lake)
     assert not run.success
     failed = {c.asset: c for c in run.checks if not c.passed}
     assert failed["silver/shift_calendar"].severity == "error"
     assert "berlin-2026-03-02-early" in failed["silver/shift_calendar"].summary
     assert "planned_s" in failed["silver/shift_calendar"].summary
-    # the gold tables that read the calendar wait; those that do not (quality by product, …) run
-    assert not {"gold/oee_shift", "gold/oee_line_day", "gold/quality_features"} & set(
+    # the steps that read the calendar wait; those that do not (master data, …) run
+    assert {"gold/oee_shift", "gold/oee_line_day", "gold/quality_features"}.isdisjoint(
         run.materialized
     )
-    assert "silver/readings" in run.materialized
+    assert "silver/work_orders" in run.written
     assert "silver_calendar" in run.failure  # the step whose blocking check failed

@@ -2,68 +2,13 @@
 
 import dagster as dg
 
-from lakehouse.catalog import all_tables
+from lakehouse.catalog import all_tables, get_table
 from orchestration.definitions import defs
+from orchestration.defs.resources import LakeResource
 
-SUITED = {
-    *(
-        f"bronze/{t}"
-        for t in ("mes_rows", "mqtt_messages", "opcua_values", "quarantine", "sparkplug_messages")
-    ),
-    *(
-        f"silver/{t}"
-        for t in (
-            "downtime_events",
-            "equipment",
-            "equipment_states",
-            "ideal_cycle_times",
-            "planned_downtime",
-            "production_counts",
-            "products",
-            "quality_inspections",
-            "readings",
-            "routings",
-            "shift_calendar",
-            "tags",
-            "unmapped_addresses",
-            "work_orders",
-        )
-    ),
-    *(
-        f"gold/{t}"
-        for t in (
-            "asset_health_features",
-            "asset_state",
-            "downtime_pareto",
-            "energy",
-            "oee_line_day",
-            "oee_shift",
-            "oee_site_week",
-            "quality",
-            "reliability",
-            "spc",
-            "quality_features",
-            "maintenance_predictions",
-            "quality_predictions",
-            "feature_drift",  # the PSI check
-        )
-    ),
-}
-DAILY = {
-    "silver/readings",
-    "silver/unmapped_addresses",
-    "silver/equipment_states",
-    "silver/production_counts",
-    "gold/oee_shift",
-    "gold/downtime_pareto",
-    "gold/quality",
-    "gold/energy",
-    "gold/asset_health_features",
-    "gold/quality_features",
-    "gold/maintenance_predictions",
-    "gold/quality_predictions",
-    "gold/feature_drift",
-}
+# The ML scoring tables are the only daily-partitioned assets: silver and gold are incremental
+# (each run rebuilds the days its inputs changed on), the scores are made per day.
+DAILY = {"gold/maintenance_predictions", "gold/quality_predictions", "gold/feature_drift"}
 MODELS = {"ml/maintenance_model", "ml/quality_model"}
 
 
@@ -80,34 +25,41 @@ def test_every_catalog_table_is_an_asset_keyed_layer_table():
         assert [c.name for c in schema.columns] == spec.column_names
 
 
-def test_checks_partitions_and_lineage():
+def test_lineage_checks_and_partitions_come_from_the_catalog():
+    from expectations.runner import tables_with_suites
+
     graph = defs.resolve_asset_graph()
+    for spec in all_tables():
+        if spec.build is None:
+            continue
+        node = graph.get(dg.AssetKey([spec.layer, spec.name]))
+        parents = {k.to_user_string().replace("/", ".") for k in node.parent_keys}
+        assert parents == set(spec.build.tables_read) - {spec.full_name}, spec.full_name
+    # gold.oee_shift reads silver.readings (how far each machine's data reaches): the
+    # lineage the hand-kept lists once left out
+    assert "silver.readings" in get_table("gold.oee_shift").build.tables_read
     checks = {k.asset_key.to_user_string() for k in graph.asset_check_keys}
-    assert checks == SUITED
+    suited = {t.replace(".", "/") for t in tables_with_suites()}
+    assert checks == suited | {"gold/feature_drift"}
+    silver_blocking = [s for s in graph.asset_check_keys if s.asset_key.path[0] == "silver"]
+    assert silver_blocking and all(graph.get_check_spec(k).blocking for k in silver_blocking)
     daily = {
         k.to_user_string()
         for k in graph.get_all_asset_keys()
         if graph.get(k).partitions_def is not None
     }
     assert daily == DAILY
-    parents = {
-        k.to_user_string() for k in graph.get(dg.AssetKey(["gold", "oee_shift"])).parent_keys
-    }
-    assert parents == {
-        "silver/equipment_states",
-        "silver/production_counts",
-        "silver/shift_calendar",
-        "silver/planned_downtime",
-        "silver/readings",
-        "silver/equipment",
-    }
-    silver_blocking = [s for s in graph.asset_check_keys if s.asset_key.path[0] == "silver"]
-    assert all(graph.get_check_spec(k).blocking for k in silver_blocking)
+
+
+def test_the_refresh_job_builds_every_table_the_catalog_says_how_to_build():
+    job = defs.resolve_job_def("refresh")
+    selected = {k.to_user_string().replace("/", ".") for k in job.asset_layer.selected_asset_keys}
+    assert selected == {t.full_name for t in all_tables() if t.build is not None}
 
 
 def test_jobs_schedule_and_sensors():
-    assert {j.name for j in defs.jobs} == {"bronze_load", "refresh", "train_models"}
-    assert [s.name for s in defs.schedules] == ["hourly_refresh", "weekly_training"]
+    assert {j.name for j in defs.jobs} == {"bronze_load", "refresh", "score", "train_models"}
+    assert [s.name for s in defs.schedules] == ["weekly_training"]
     assert defs.resolve_schedule_def("weekly_training").cron_schedule == "0 3 * * 1"
     assert {s.default_status for s in defs.schedules} == {dg.DefaultScheduleStatus.RUNNING}
     parents = {
@@ -116,34 +68,45 @@ def test_jobs_schedule_and_sensors():
     }
     assert "gold/maintenance_predictions" in parents
     assert {s.name for s in defs.sensors} == {"landing_files_sensor", "bronze_changes_sensor"}
-    schedule = defs.resolve_schedule_def("hourly_refresh")
-    assert schedule.cron_schedule == "5 * * * *"
 
 
-def test_landing_sensor_requests_the_bronze_loader_once_per_new_file(tmp_path, monkeypatch):
-    from lakehouse.settings import load_settings
+def _bronze_commit(root, table: str, version: int) -> None:
+    log = root / "bronze" / table / "_delta_log"
+    log.mkdir(parents=True, exist_ok=True)
+    (log / f"{version:020d}.json").write_text("{}\n")
 
-    monkeypatch.setattr(
-        "orchestration.defs.bronze.sensors.get_settings", lambda: load_settings(lake_root=tmp_path)
-    )
+
+def test_bronze_sensor_requests_one_refresh_per_change_of_bronze(tmp_path):
+    sensor = defs.resolve_sensor_def("bronze_changes_sensor")
+    resources = {"lake": LakeResource(lake_root=str(tmp_path))}
+    _bronze_commit(tmp_path, "mqtt_messages", 0)
+    context = dg.build_sensor_context(resources=resources)
+    first = sensor(context)
+    assert isinstance(first, dg.RunRequest) and first.partition_key is None
+    again = dg.build_sensor_context(cursor=context.cursor, resources=resources)
+    assert isinstance(sensor(again), dg.SkipReason)  # bronze did not move
+    _bronze_commit(tmp_path, "mes_rows", 0)
+    _bronze_commit(tmp_path, "mqtt_messages", 1)
+    moved = dg.build_sensor_context(cursor=context.cursor, resources=resources)
+    assert isinstance(sensor(moved), dg.RunRequest)  # one run for both tables
+
+
+def test_landing_sensor_requests_the_bronze_loader_once_per_new_file(tmp_path):
+    resources = {"lake": LakeResource(lake_root=str(tmp_path))}
     sensor = defs.resolve_sensor_def("landing_files_sensor")
     landing = tmp_path / "_landing" / "uns"
     landing.mkdir(parents=True)
-    context = dg.build_sensor_context()
+    context = dg.build_sensor_context(resources=resources)
     assert isinstance(sensor(context), dg.SkipReason)  # nothing landed yet
     (landing / "part-1.parquet").write_bytes(b"PAR1")
     request = sensor(context)
     assert isinstance(request, dg.RunRequest)
-    context = dg.build_sensor_context(cursor=context.cursor)
+    context = dg.build_sensor_context(cursor=context.cursor, resources=resources)
     assert isinstance(sensor(context), dg.SkipReason)  # the same file again: nothing to do
 
 
-def test_landing_sensor_waits_while_a_loader_run_is_in_flight(tmp_path, monkeypatch):
-    from lakehouse.settings import load_settings
-
-    monkeypatch.setattr(
-        "orchestration.defs.bronze.sensors.get_settings", lambda: load_settings(lake_root=tmp_path)
-    )
+def test_landing_sensor_waits_while_a_loader_run_is_in_flight(tmp_path):
+    resources = {"lake": LakeResource(lake_root=str(tmp_path))}
     landing = tmp_path / "_landing" / "uns"
     landing.mkdir(parents=True)
     (landing / "part-1.parquet").write_bytes(b"PAR1")
@@ -152,7 +115,8 @@ def test_landing_sensor_waits_while_a_loader_run_is_in_flight(tmp_path, monkeypa
         run = instance.create_run_for_job(
             defs.resolve_job_def("bronze_load"), status=dg.DagsterRunStatus.STARTED
         )
-        context = dg.build_sensor_context(instance=instance)
+        context = dg.build_sensor_context(instance=instance, resources=resources)
         assert isinstance(sensor(context), dg.SkipReason)  # no second loader queued behind it
         instance.report_run_failed(run)
-        assert isinstance(sensor(dg.build_sensor_context(instance=instance)), dg.RunRequest)
+        again = dg.build_sensor_context(instance=instance, resources=resources)
+        assert isinstance(sensor(again), dg.RunRequest)

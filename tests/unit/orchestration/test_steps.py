@@ -1,4 +1,5 @@
-"""Incremental refresh: new bronze rows only, late data into its own day, nothing rebuilt twice."""
+"""Incremental refresh: new bronze rows only, late data into its own day, each table rebuilt for
+the days its inputs changed on, nothing rebuilt twice."""
 
 import json
 from datetime import date, datetime
@@ -8,8 +9,9 @@ from delta.tables import DeltaTable
 import plant
 from ingestion.backfill import mes_backfill_to_bronze, uns_backfill_to_bronze
 from lakehouse.plant_model import install_model
-from orchestration import build
-from orchestration.defs.bronze.sensors import touched_days
+from orchestration import builders
+from orchestration.materialize import materialize
+from orchestration.steps import runs_of_days
 
 EQ = "acme.berlin.machining.line1.cell1.cnc01"
 TOPIC = "acme/berlin/machining/line1/cell1/cnc01"
@@ -82,8 +84,8 @@ def test_late_data_lands_in_its_own_day_and_only_new_rows_are_read(lake, spark):
         ("state", datetime(2026, 3, 4, 10, 0), "running"),
     ]
     lake.insert_new("bronze.mqtt_messages", bronze_readings(spark, on_time, "b1"))
-    build.build_master_data(lake)
-    first = build.build_readings(lake)
+    builders.master_data(lake)
+    first, _ = builders.readings(lake)
     assert first.days == [D] and first.note == "rebuilt from bronze"
     assert lake.read("silver.readings").count() == 4
     assert lake.read("silver.equipment").count() == 1
@@ -95,7 +97,7 @@ def test_late_data_lands_in_its_own_day_and_only_new_rows_are_read(lake, spark):
     ]
     lake.insert_new("bronze.mqtt_messages", bronze_readings(spark, late + on_time[:1], "b2"))
     mqtt_version = lake.version("bronze.mqtt_messages")
-    readings = build.build_readings(lake)
+    readings, _ = builders.readings(lake)
     assert readings.days == [date(2026, 3, 2)]  # the replayed reading adds nothing, touches nothing
     assert readings.rows == 2
     last = DeltaTable.forPath(spark, str(lake.path("silver.readings"))).history(1).first()
@@ -108,12 +110,60 @@ def test_late_data_lands_in_its_own_day_and_only_new_rows_are_read(lake, spark):
     }
     assert by_day == {date(2026, 3, 2): 2, D: 4}
 
-    # the sensor reads the same days from the Delta log, without Spark
-    latest, days = touched_days(lake.path("bronze.mqtt_messages"), mqtt_version - 1)
-    assert (latest, days) == (mqtt_version, {"2026-03-02"})
+    # the log says which days each commit touched, without Spark
+    assert lake.changed_days("bronze.mqtt_messages", mqtt_version - 1) == {date(2026, 3, 2)}
+    assert lake.changed_days("silver.readings", lake.version("silver.readings") - 1) == {
+        date(2026, 3, 2)
+    }
 
-    nothing = build.refresh(lake)
-    assert nothing.days == []
-    assert (
-        next(b for b in nothing.built if b.table == "silver.readings").note == "no new bronze rows"
-    )
+    nothing, _ = builders.readings(lake)
+    assert nothing.note == "no new bronze rows" and not nothing.wrote
+
+
+def test_consecutive_days_are_built_together_a_late_day_alone():
+    days = {date(2026, 3, 2), date(2026, 3, 5), date(2026, 3, 6), date(2026, 3, 7)}
+    assert runs_of_days(days) == [
+        (date(2026, 3, 2), date(2026, 3, 2)),
+        (date(2026, 3, 5), date(2026, 3, 7)),
+    ]
+
+
+def test_the_asset_graph_rebuilds_only_the_days_whose_inputs_changed(lake, spark):
+    """Through Dagster: a first run builds every table; a second with nothing new writes
+    nothing; late readings of 2 March rebuild the days they change (and the day before, for
+    what crosses midnight) in the daily tables, and the whole tables once."""
+    lake.create_all()
+    install_model(lake.root, plant.MODEL_FILE)
+    lake.insert_new("bronze.mes_rows", master_rows(spark))
+    rows = [
+        ("state", datetime(2026, 3, 4, 6, 0), "running"),
+        ("parts_total", datetime(2026, 3, 4, 6, 0), 10.0),
+        ("parts_total", datetime(2026, 3, 4, 7, 0), 70.0),
+        ("state", datetime(2026, 3, 5, 6, 0), "running"),
+    ]
+    lake.insert_new("bronze.mqtt_messages", bronze_readings(spark, rows, "b1"))
+    first = materialize(lake)
+    assert first.success, first.failure
+    assert {"silver/readings", "silver/equipment_states", "gold/oee_shift"} <= set(first.written)
+    versions = {t: lake.version(t) for t in ("silver.equipment_states", "gold.oee_shift")}
+
+    again = materialize(lake)
+    assert again.success, again.failure
+    assert again.written == []  # no input moved: no table written, no check run again
+    carried = [c for c in again.checks if c.asset == "silver/readings"]
+    assert [c.passed for c in carried] == [
+        c.passed for c in first.checks if c.asset == "silver/readings"
+    ]
+    assert {t: lake.version(t) for t in versions} == versions
+
+    late = [("state", datetime(2026, 3, 2, 8, 0), "running")]
+    lake.insert_new("bronze.mqtt_messages", bronze_readings(spark, late, "b2"))
+    run = materialize(lake)
+    assert run.success, run.failure
+    assert run.days("silver/readings") == [date(2026, 3, 2)]
+    assert run.days("silver/equipment_states") == [date(2026, 3, 1), date(2026, 3, 2)]
+    # 1 March held no state before or after: only 2 March's changed, and its night shift
+    # started on 1 March
+    assert run.days("gold/oee_shift") == [date(2026, 3, 1), date(2026, 3, 2)]
+    assert run.days("silver/production_counts") == [date(2026, 3, 2)]  # changes are by day
+    assert "gold/quality" not in run.written  # its input, the counts of 2 March, stayed empty
