@@ -376,6 +376,67 @@ ORDER BY rework_rate DESC""",
     ),
     TableSpec(
         layer="gold",
+        name="scrap_pareto",
+        build=Build(
+            "transforms.gold.scrap:scrap_pareto",
+            reads=(Read("silver.production_counts"), Read("silver.equipment", whole=True)),
+            days=True,
+        ),
+        description="Where each line's scrap came from: every machine × product that scrapped "
+        "parts, ranked by scrap within its line and UTC day, with its share of the line's scrap "
+        "and the cumulative share (a Pareto: the few pairs that make most of the scrap).",
+        grain="one line × UTC day × equipment × product with scrap",
+        columns=(
+            *SITE_PATH,
+            EQUIPMENT_ID,
+            Column(
+                "product_id",
+                "string",
+                "product ('unknown' when the count had none)",
+                nullable=False,
+            ),
+            Column("produced", "bigint", "parts produced by the machine (count)", nullable=False),
+            Column("scrap", "bigint", "parts scrapped (count)", nullable=False),
+            Column("rework", "bigint", "parts sent to rework (count)", nullable=False),
+            Column("scrap_rate", "double", "scrap / produced"),
+            Column("rank", "int", "1 = the most scrap on the line that day", nullable=False),
+            Column(
+                "share_of_line_scrap", "double", "scrap / the line's scrap that day", nullable=False
+            ),
+            Column(
+                "cumulative_share",
+                "double",
+                "share of the line's scrap from this pair and those ranked before it",
+                nullable=False,
+            ),
+            Column("event_date", "date", "UTC day (the partition)", nullable=False),
+        ),
+        primary_key=("site", "area", "line", "equipment_id", "product_id", "event_date"),
+        partition_by=("event_date",),
+        examples=(
+            """-- The vital few: per line, the machine × product pairs behind 80 % of the latest day's scrap
+SELECT site, line, rank, equipment_id, product_id, scrap, round(cumulative_share, 3) AS cumulative_share
+FROM gold.scrap_pareto
+WHERE event_date = (SELECT max(event_date) FROM gold.scrap_pareto)
+  AND cumulative_share - share_of_line_scrap < 0.8
+ORDER BY site, line, rank""",
+            """-- The machines that scrapped most over the last 7 days, with their scrap rate
+SELECT site, line, equipment_id, sum(scrap) AS scrap,
+       round(100 * sum(scrap) / nullif(sum(produced), 0), 2) AS scrap_pct
+FROM gold.scrap_pareto
+WHERE event_date > date_sub((SELECT max(event_date) FROM gold.scrap_pareto), 7)
+GROUP BY site, line, equipment_id
+ORDER BY scrap DESC
+LIMIT 10""",
+            """-- The latest day's top scrap source of each line
+SELECT site, area, line, equipment_id, product_id, scrap, round(100 * share_of_line_scrap, 1) AS pct
+FROM gold.scrap_pareto
+WHERE rank = 1 AND event_date = (SELECT max(event_date) FROM gold.scrap_pareto)
+ORDER BY scrap DESC""",
+        ),
+    ),
+    TableSpec(
+        layer="gold",
         name="energy",
         build=Build(
             "transforms.gold.energy:energy_by_line",
