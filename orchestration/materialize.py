@@ -63,14 +63,17 @@ def _execute(
     lake: Lake, job_name: str, tags: dict[str, str] | None = None, day: date | None = None
 ) -> Run:
     from orchestration.definitions import defs
-    from orchestration.defs.resources import LakeResource, register
+    from orchestration.defs.resources import LakeResource, MLflowResource, register
 
     register(lake)
     started = time.perf_counter()
     with dagster_instance(lake) as instance:
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
-            resources={"lake": LakeResource(lake_root=str(lake.root))},
+            resources={
+                "lake": LakeResource(lake_root=str(lake.root)),
+                "mlflow": MLflowResource(lake_root=str(lake.root)),
+            },
             tags=tags or {},
             partition_key=day.isoformat() if day else None,
             raise_on_error=False,

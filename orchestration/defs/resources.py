@@ -1,4 +1,5 @@
-"""The one Dagster resource: the lake, opened once per process so every step shares one Spark."""
+"""The Dagster resources: the lake (opened once per process, so every step shares one Spark)
+and MLflow (the lake's tracking store and registry), both from the settings."""
 
 from pathlib import Path
 
@@ -36,3 +37,20 @@ class LakeResource(dg.ConfigurableResource):
         if root not in _open_lakes:
             _open_lakes[root] = open_lake(settings)
         return _open_lakes[root]
+
+
+class MLflowResource(dg.ConfigurableResource):
+    """MLflow's tracking store and model registry: the setting `mlflow_tracking_uri`, else
+    SQLite under the lake (`<lake>/_mlflow`). Set up once per run, before the ML assets run."""
+
+    lake_root: str | None = None
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self.tracking_uri()
+
+    def tracking_uri(self) -> str:
+        from lakehouse.settings import get_settings, load_settings
+        from ml import registry
+
+        settings = load_settings(lake_root=self.lake_root) if self.lake_root else get_settings()
+        return registry.configure(settings.lake_root, settings)

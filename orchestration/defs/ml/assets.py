@@ -5,7 +5,7 @@ import pandas as pd
 
 from orchestration.defs import tables
 from orchestration.defs.partitions import DAILY, partition_day
-from orchestration.defs.resources import LakeResource
+from orchestration.defs.resources import LakeResource, MLflowResource
 
 MAINTENANCE_MODEL = dg.AssetKey(["ml", "maintenance_model"])
 QUALITY_MODEL = dg.AssetKey(["ml", "quality_model"])
@@ -45,11 +45,12 @@ def _model_result(report, lake) -> dg.MaterializeResult:
     "hour of gold.asset_health_features with a time-based holdout, logged to MLflow and "
     "registered as plantlake-maintenance; `champion` moves only if the new version wins.",
 )
-def maintenance_model(context: dg.AssetExecutionContext, lake: LakeResource):
-    from ml import maintenance, registry
+def maintenance_model(
+    context: dg.AssetExecutionContext, lake: LakeResource, mlflow: MLflowResource
+):
+    from ml import maintenance
 
     lk = lake.lake()
-    registry.configure(lk.root)
     report = maintenance.train_maintenance(lk)
     context.log.info("maintenance model v%s: %s", report.version, report.decision.reason)
     return _model_result(report, lk)
@@ -63,11 +64,10 @@ def maintenance_model(context: dg.AssetExecutionContext, lake: LakeResource):
     "time-based holdout, logged to MLflow and registered as plantlake-quality; `champion` "
     "moves only if the new version wins.",
 )
-def quality_model(context: dg.AssetExecutionContext, lake: LakeResource):
-    from ml import quality, registry
+def quality_model(context: dg.AssetExecutionContext, lake: LakeResource, mlflow: MLflowResource):
+    from ml import quality
 
     lk = lake.lake()
-    registry.configure(lk.root)
     report = quality.train_quality(lk)
     context.log.info("quality model v%s: %s", report.version, report.decision.reason)
     return _model_result(report, lk)
@@ -97,11 +97,10 @@ def predictions_asset(table: str, features: str, model: dg.AssetKey, score: str,
         name=name,
         description=f"Score the day's rows of {features} with the champion of {model.to_user_string()}.",
     )
-    def _asset(context: dg.AssetExecutionContext, lake: LakeResource):
-        from ml import registry, scoring
+    def _asset(context: dg.AssetExecutionContext, lake: LakeResource, mlflow: MLflowResource):
+        from ml import scoring
 
         lk = lake.lake()
-        registry.configure(lk.root)
         day = partition_day(context)
         try:
             scored = getattr(scoring, score)(lk, [day])
@@ -158,12 +157,13 @@ gold_quality_predictions = predictions_asset(
     ],
     name="gold_feature_drift",
 )
-def gold_feature_drift(context: dg.AssetExecutionContext, lake: LakeResource):
+def gold_feature_drift(
+    context: dg.AssetExecutionContext, lake: LakeResource, mlflow: MLflowResource
+):
     """PSI per champion and feature: training window against the run's day."""
-    from ml import registry, scoring
+    from ml import scoring
 
     lk = lake.lake()
-    registry.configure(lk.root)
     drift = scoring.build_feature_drift(lk, [partition_day(context)])
     drifted = drift[drift["drifted"]] if len(drift) else drift
     yield dg.MaterializeResult(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,8 +32,7 @@ def tracking(small_lake, tmp_path, monkeypatch):
 @pytest.mark.timeout(900)  # the first user of small_lake builds it (2-3 min)
 def test_models_train_register_gate_and_score_through_dagster(small_lake, tracking):
     from ml import maintenance, quality, registry
-    from orchestration.definitions import defs
-    from orchestration.materialize import materialize_training
+    from orchestration.materialize import materialize_scores, materialize_training
 
     run, meta = materialize_training(small_lake)
     assert run.success, run.failure
@@ -86,18 +84,8 @@ def test_models_train_register_gate_and_score_through_dagster(small_lake, tracki
 
     # scoring and drift through Dagster for the last day, with their checks
     day = small_lake.read("gold.asset_health_features").agg({"event_date": "max"}).first()[0]
-    keys = [
-        dg.AssetKey(["gold", t])
-        for t in ("maintenance_predictions", "quality_predictions", "feature_drift")
-    ]
-    result = dg.materialize(
-        list(defs.assets),
-        selection=keys,
-        partition_key=day.isoformat(),
-        resources={"lake": _resource(small_lake)},
-        raise_on_error=False,
-    )
-    assert result.success
+    [run] = materialize_scores(small_lake, [day])  # job score, resources from the settings
+    assert run.success, run.failure
     preds = small_lake.read("gold.maintenance_predictions").where(f"event_date = DATE'{day}'")
     features = small_lake.read("gold.asset_health_features").where(f"event_date = DATE'{day}'")
     assert preds.count() == features.count() > 0
@@ -115,19 +103,10 @@ def test_models_train_register_gate_and_score_through_dagster(small_lake, tracki
         maintenance.NAME,
         quality.NAME,
     }
-    checks = {
-        e.event_specific_data.check_name
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
-    assert {"psi_below_threshold", "expectations"} <= checks
-
-
-def _resource(lake):
-    from orchestration.defs.resources import LakeResource, register
-
-    register(lake)
-    return LakeResource(lake_root=str(lake.root))
+    checked = {c.asset for c in run.checks}
+    assert {"gold/feature_drift", "gold/maintenance_predictions", "gold/quality_predictions"} <= (
+        checked
+    )
 
 
 def test_the_training_entry_point_takes_any_table_with_named_columns(tracking):
