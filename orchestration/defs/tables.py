@@ -191,7 +191,11 @@ def outputs(lake: Lake, builts: Iterable[Built], checked: Iterable[str] = ()):
 ExtraMetadata = Callable[[Lake, Built], dict]
 
 
-def step_asset(step: Step, extra: dict[str, ExtraMetadata] | None = None) -> dg.AssetsDefinition:
+def step_asset(
+    step: Step,
+    extra: dict[str, ExtraMetadata] | None = None,
+    freshness: dg.FreshnessPolicy | None = None,
+) -> dg.AssetsDefinition:
     """The asset of one build step: its tables, what they read, their checks."""
     extra = extra or {}
     build = get_table(step.tables[0]).build
@@ -222,9 +226,16 @@ def step_asset(step: Step, extra: dict[str, ExtraMetadata] | None = None) -> dg.
                 checks = [carried or check_result(lk, b.table, b.days)]
             yield dg.MaterializeResult(asset_key=key(b.table), metadata=meta, check_results=checks)
 
-    return _asset
+    if freshness is None:
+        return _asset
+    # (multi_asset drops a freshness policy given on its specs; set it on the definition)
+    return _asset.map_asset_specs(lambda s: s.replace_attributes(freshness_policy=freshness))
 
 
-def layer_assets(layer: str, extra: dict[str, ExtraMetadata] | None = None) -> list:
+def layer_assets(
+    layer: str,
+    extra: dict[str, ExtraMetadata] | None = None,
+    freshness: dg.FreshnessPolicy | None = None,
+) -> list:
     """Every step of a layer as an asset."""
-    return [step_asset(s, extra) for s in steps(layer)]
+    return [step_asset(s, extra, freshness) for s in steps(layer)]

@@ -1,5 +1,8 @@
 """Gold assets: one per build step of the catalog's gold tables, with OEE plots on the OEE ones."""
 
+from datetime import timedelta
+
+import dagster as dg
 from pyspark.sql import functions as F
 
 from lakehouse.lake import Lake
@@ -38,6 +41,14 @@ def _oee_recent_days(lake: Lake, built: Built) -> dict:
     return {"oee_recent_days": tables.oee_plot(labelled, "label")}
 
 
+# A plant sends data every minute and the bronze sensor refreshes within minutes of it: KPIs
+# not refreshed for an hour mean data stopped arriving or the pipeline stopped.
+FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
+)
+
 ASSETS = tables.layer_assets(
-    "gold", {"gold.oee_shift": _oee_by_line, "gold.oee_line_day": _oee_recent_days}
+    "gold",
+    {"gold.oee_shift": _oee_by_line, "gold.oee_line_day": _oee_recent_days},
+    freshness=FRESHNESS,
 )

@@ -49,6 +49,10 @@ def test_lineage_checks_and_partitions_come_from_the_catalog():
         if graph.get(k).partitions_def is not None
     }
     assert daily == DAILY
+    # the gold KPIs say when they are stale (data stopped arriving, or the pipeline stopped)
+    for spec in all_tables("gold"):
+        policy = graph.get(dg.AssetKey(["gold", spec.name])).freshness_policy
+        assert (policy is not None) == (spec.build is not None), spec.full_name
 
 
 def test_the_refresh_job_builds_every_table_the_catalog_says_how_to_build():
