@@ -106,14 +106,14 @@ def main() -> None:
 
         bronze_from_files(lake, out, end7, end7 + timedelta(hours=1))
         hour = _run(materialize(lake))
-        new_rows = hour.metadata["silver/readings"]["dagster/row_count"]
+        new_rows = hour.metadata["silver/readings"]["rows_written"]
         print(
             f"refresh after one new hour ({new_rows:,} new readings, days {[str(d) for d in hour.days()]}): {hour.seconds:.1f} s"
         )
 
         bronze_from_files(lake, out, START, end7, late_from=late_from, late_to=late_to, late=True)
         late = _run(materialize(lake))
-        late_rows = late.metadata["silver/readings"]["dagster/row_count"]
+        late_rows = late.metadata["silver/readings"]["rows_written"]
         print(
             f"refresh after readings 2 days late ({late_rows:,} readings of {late_from:%Y-%m-%d %H:%M}–{late_to:%H:%M}, days {[str(d) for d in late.days()]}): {late.seconds:.1f} s"
         )

@@ -255,6 +255,15 @@ class Lake:
         finally:
             self.spark.conf.unset(key)
 
+    def record(self, name: str, inputs: dict) -> None:
+        """Record `inputs` as what `name` is up to date with, in a commit of no rows."""
+        value = json.dumps(inputs, sort_keys=True).replace("'", "")
+        with self.commit_metadata({"inputs": inputs}):
+            self.spark.sql(
+                f"ALTER TABLE delta.`{self.path(name)}` "
+                f"SET TBLPROPERTIES ('plantlake.built_from' = '{value}')"
+            )
+
     @contextmanager
     def recorded(self, name: str, inputs: dict):
         """Write `name` inside the block and record `inputs` (what the write was built from) in
@@ -263,12 +272,8 @@ class Lake:
         before = self.version(name)
         with self.commit_metadata({"inputs": inputs}):
             yield
-            if self.version(name) == before:
-                value = json.dumps(inputs, sort_keys=True).replace("'", "")
-                self.spark.sql(
-                    f"ALTER TABLE delta.`{self.path(name)}` "
-                    f"SET TBLPROPERTIES ('plantlake.built_from' = '{value}')"
-                )
+        if self.version(name) == before:
+            self.record(name, inputs)
 
     def changed_days(self, name: str, since: int) -> set | None:
         """The event_date partitions the commits after version `since` added or removed files
@@ -282,12 +287,16 @@ class Lake:
             for line in path.read_text().splitlines():
                 action = json.loads(line)
                 change = action.get("add") or action.get("remove")
-                if change is None:
-                    continue
+                if change is None or change.get("dataChange") is False:
+                    continue  # a compaction moves rows between files; no row changed
                 day = (change.get("partitionValues") or {}).get("event_date")
                 if day:
                     days.add(date.fromisoformat(day))
         return days
+
+    def last_day(self, name: str) -> date | None:
+        """The table's latest event_date (from the Delta statistics, no scan)."""
+        return self.read(name).agg(F.max("event_date")).first()[0]
 
     def days(self, name: str) -> set:
         """Every event_date the table holds (its partitions)."""

@@ -6,10 +6,12 @@ reopen earlier days) and asset state (the latest data). The catalog names them i
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, date, datetime, timedelta
 
 from delta.tables import DeltaTable
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -23,6 +25,8 @@ from transforms.gold import asset_state as asset_state_t
 from transforms.silver import master_data as master_data_t
 from transforms.silver import mes_events, plant_model, signals, states
 from transforms.silver import readings as readings_t
+
+log = logging.getLogger(__name__)
 
 READING_SOURCES = ("bronze.mqtt_messages", "bronze.sparkplug_messages", "bronze.opcua_values")
 OPEN_INTERVAL_LOOKBACK_DAYS = 7  # how far back a state interval may still be open
@@ -83,6 +87,7 @@ MASTER_SOURCES = {
     "silver.quality_inspections": ("mes.quality_inspections", "mes.work_orders"),
 }
 CALENDAR_MARGIN_DAYS = 1  # model shifts are laid out one day beyond the data on each side
+MAX_UNRECORDED_VERSIONS = 50  # bronze commits a master table may lag behind before recorded
 
 
 def _changed_sources(lake: Lake, since: dict[str, int], until: int) -> dict[str, set[str]]:
@@ -115,16 +120,24 @@ def master_data(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built
         stale = {t: v for t, v in since.items() if v < version}
         changed = {t: set() for t in MASTER_SOURCES}
         if stale:
-            changed.update(_changed_sources(lake, stale, version))
+            try:
+                changed.update(_changed_sources(lake, stale, version))
+            except PySparkException as exc:  # the log of that range was cleaned up
+                log.warning("bronze.mes_rows changes since %s unreadable (%s)", stale, exc)
+                changed.update({t: set(MASTER_SOURCES[t]) for t in stale})
     for t in MASTER_SOURCES:
         if "plant_model" in MASTER_SOURCES[t] and consumed[t].get("plant_model") != model_crc:
             changed[t].add("plant_model")
     todo = [t for t in MASTER_SOURCES if changed[t] & set(MASTER_SOURCES[t])]
-    built = [
-        Built(t, 0, note="its sources did not change", wrote=False)
-        for t in MASTER_SOURCES
-        if t not in todo
-    ]
+    built = []
+    for t in MASTER_SOURCES:
+        if t in todo:
+            continue
+        if version - (since[t] or 0) > MAX_UNRECORDED_VERSIONS:
+            # nothing to rebuild, but record how far it is up to date, so that the change
+            # feed read next time stays short (and within the log's retention)
+            lake.record(t, {**consumed[t], "bronze.mes_rows": version})
+        built.append(Built(t, 0, note="its sources did not change", wrote=False))
     if not todo:
         return built
     mes = (
@@ -190,7 +203,11 @@ def calendar(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
         moved = {k for k, v in inputs.items() if consumed.get(k) != v}
         if moved == {"bronze.mes_rows"}:
             since = {"calendar": consumed["bronze.mes_rows"]}
-            if not _changed_sources(lake, since, version)["calendar"] & set(CALENDAR_SOURCES):
+            try:
+                sources = _changed_sources(lake, since, version)["calendar"]
+            except PySparkException:  # the log of that range was cleaned up: rebuild
+                sources = set(CALENDAR_SOURCES)
+            if not sources & set(CALENDAR_SOURCES):
                 moved = set()
         if not moved:
             return [

@@ -21,6 +21,7 @@ class CheckOutcome:
     passed: bool
     severity: str
     summary: str
+    carried: bool = False  # the result of an earlier run, nothing having been written since
 
 
 @dataclass
@@ -123,6 +124,7 @@ def _collect(run: Run, result) -> None:
                     evaluation.passed,
                     evaluation.severity.value.lower(),
                     summary.value if summary else evaluation.description or "",
+                    "carried_from_run" in evaluation.metadata,
                 )
             )
 

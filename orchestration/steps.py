@@ -109,8 +109,10 @@ def _daily(table: str) -> bool:
 def days_to_build(lake: Lake, build: Build, consumed: dict[str, int]) -> set[date]:
     """The days whose inputs changed since the versions `consumed` (the last build read).
 
-    Only inputs read by day count; a lookup read whole (equipment, calendar) does not
-    rebuild days on its own. An input never read before contributes all its days.
+    A day d of an input read with `before=N` is read by the builds of d … d+N: those are
+    rebuilt too (a late counter reading moves the next day's baseline), up to the input's
+    last day. Only inputs read by day count; a lookup read whole (equipment, calendar) does
+    not rebuild days on its own. An input never read before contributes all its days.
     """
     days: set[date] = set()
     for r in build.reads:
@@ -120,7 +122,16 @@ def days_to_build(lake: Lake, build: Build, consumed: dict[str, int]) -> set[dat
         if since == lake.version(r.table):
             continue
         changed = None if since is None else lake.changed_days(r.table, since)
-        days |= lake.days(r.table) if changed is None else changed
+        changed = lake.days(r.table) if changed is None else changed
+        if r.before and changed:
+            last = max(lake.last_day(r.table) or max(changed), max(changed))
+            changed = {
+                d + timedelta(days=i)
+                for d in changed
+                for i in range(r.before + 1)
+                if d + timedelta(days=i) <= last
+            }
+        days |= changed
     if build.day_before:
         days |= {d - timedelta(days=1) for d in days}
     return days
@@ -186,7 +197,10 @@ def _build_days(lake: Lake, table: str, build: Build, started: float) -> Built:
         return _unchanged(lake, table, started, "no input day changed")
     fn = function(build)
     frames = []
-    for first, last in runs_of_days(days):
+    # a builder that reads for itself may widen its days (an interval still open): one span,
+    # so that two runs never build the same day twice
+    spans = [(min(days), max(days))] if _takes_lake(fn) else runs_of_days(days)
+    for first, last in spans:
         if _takes_lake(fn):
             df, wanted = fn(lake, first, last)
             days |= set(wanted)

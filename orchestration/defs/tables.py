@@ -93,13 +93,14 @@ def metadata(lake: Lake, built: Built) -> dict:
     (a table whose inputs did not change is reported as such, at no Spark cost)."""
     days = ", ".join(map(str, built.days)) or "all"
     meta = {
-        "dagster/row_count": dg.MetadataValue.int(built.rows),
+        "rows_written": dg.MetadataValue.int(built.rows),
         "seconds": dg.MetadataValue.float(round(built.seconds, 2)),
         "delta_version": dg.MetadataValue.int(built.version if built.version is not None else -1),
         "days": dg.MetadataValue.text(days if built.wrote else "none"),
         "written": dg.MetadataValue.bool(built.wrote),
     }
     if built.wrote:
+        meta["dagster/row_count"] = dg.MetadataValue.int(built.rows)
         meta["preview"] = dg.MetadataValue.md(_markdown(frame(lake, built.table, built.days)))
     if built.note:
         meta["note"] = dg.MetadataValue.text(built.note)
@@ -151,30 +152,59 @@ def check_result(lake: Lake, table: str, days: Iterable[date] = ()) -> dg.AssetC
             "rows_checked": dg.MetadataValue.int(result.rows_checked),
             "summary": dg.MetadataValue.text(result.summary() or "all expectations met"),
             "failures": dg.MetadataValue.json(result.to_dict()),
+            "days_checked": dg.MetadataValue.text(", ".join(map(str, sorted(set(days)))) or "all"),
         },
     )
 
 
-def carried_check(context: dg.AssetExecutionContext, table: str) -> dg.AssetCheckResult | None:
-    """The table's last check evaluation, carried forward when nothing was written since
-    (None when this instance has none: then the table is checked again)."""
+def last_evaluation(context: dg.AssetExecutionContext, table: str):
+    """The latest evaluation of the table's suite in an earlier run (record, evaluation), or
+    None when this instance has none."""
     check = dg.AssetCheckKey(key(table), "expectations")
     storage = context.instance.event_log_storage
-    record = storage.get_latest_asset_check_execution_by_key([check]).get(check)
-    evaluation = record.event.dagster_event.event_specific_data if record and record.event else None
-    if evaluation is None or not hasattr(evaluation, "passed"):
-        return None
-    return dg.AssetCheckResult(
-        asset_key=key(table),
-        check_name="expectations",
-        passed=evaluation.passed,
-        severity=evaluation.severity,
-        metadata={
-            **evaluation.metadata,
-            "carried_from_run": dg.MetadataValue.text(record.run_id),
-            "note": dg.MetadataValue.text("nothing written since that evaluation"),
-        },
-    )
+    for record in storage.get_asset_check_execution_history(check, limit=10):
+        if record.run_id == context.run_id or record.event is None:
+            continue  # this run's own planned execution
+        evaluation = record.event.dagster_event.event_specific_data
+        if hasattr(evaluation, "passed"):
+            return record, evaluation
+    return None
+
+
+def days_checked(evaluation) -> set[date] | None:
+    """The days an evaluation checked (None: the whole table)."""
+    text = evaluation.metadata.get("days_checked")
+    text = text.value if text is not None else "all"
+    return None if text == "all" else {date.fromisoformat(d) for d in text.split(", ")}
+
+
+def step_check(context: dg.AssetExecutionContext, lake: Lake, built: Built) -> dg.AssetCheckResult:
+    """The suite's result for what a step did to one table.
+
+    Nothing written and the last evaluation passed: that result is carried forward (nothing
+    new to check). Otherwise the days written are checked, together with the days of a last
+    evaluation that failed, so that a blocking failure holds until those rows are fixed;
+    a table nothing was written to and that was never checked is checked whole.
+    """
+    previous = last_evaluation(context, built.table)
+    if previous is not None and previous[1].passed and not built.wrote:
+        record, evaluation = previous
+        return dg.AssetCheckResult(
+            asset_key=key(built.table),
+            check_name="expectations",
+            passed=True,
+            severity=evaluation.severity,
+            metadata={
+                **evaluation.metadata,
+                "carried_from_run": dg.MetadataValue.text(record.run_id),
+                "note": dg.MetadataValue.text("nothing written since that evaluation"),
+            },
+        )
+    days: set[date] | None = set(built.days) if built.wrote and built.days else None
+    if previous is not None and not previous[1].passed and days is not None:
+        earlier = days_checked(previous[1])
+        days = None if earlier is None else days | earlier
+    return check_result(lake, built.table, sorted(days or ()))
 
 
 def outputs(lake: Lake, builts: Iterable[Built], checked: Iterable[str] = ()):
@@ -220,10 +250,7 @@ def step_asset(
             meta = metadata(lk, b)
             if b.table in extra and b.wrote:
                 meta.update(extra[b.table](lk, b))
-            checks = []
-            if check_spec(b.table):
-                carried = None if b.wrote else carried_check(context, b.table)
-                checks = [carried or check_result(lk, b.table, b.days)]
+            checks = [step_check(context, lk, b)] if check_spec(b.table) else []
             yield dg.MaterializeResult(asset_key=key(b.table), metadata=meta, check_results=checks)
 
     if freshness is None:

@@ -46,7 +46,7 @@ def test_demo_goes_from_plant_to_gold_through_dagster_and_matches_ground_truth(l
     assert lines == {"line1", "line2", "line3"}
 
     # silver and gold through Dagster, with the checks run on them
-    assert "2026-03-02: success" in result.output, result.output
+    assert "job refresh" in result.output and "  success in" in result.output, result.output
     assert "gold.oee_line_day on 2026-03-02" in result.output
     line_days = lake.read("gold.oee_line_day").where("local_date = DATE'2026-03-02'").collect()
     assert len(line_days) == 5 and all(0 < r.oee < 1 for r in line_days)

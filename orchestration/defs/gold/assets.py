@@ -41,8 +41,8 @@ def _oee_recent_days(lake: Lake, built: Built) -> dict:
     return {"oee_recent_days": tables.oee_plot(labelled, "label")}
 
 
-# A plant sends data every minute and the bronze sensor refreshes within minutes of it: KPIs
-# not refreshed for an hour mean data stopped arriving or the pipeline stopped.
+# The bronze sensor starts a refresh within minutes of new data: KPIs not refreshed for an
+# hour mean that the pipeline stopped or that bronze (every source at once) stopped moving.
 FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=2), warn_window=timedelta(hours=1)
 )
