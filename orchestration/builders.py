@@ -301,10 +301,10 @@ def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
     every day from bronze, `rebuild=[days]` those days; the days written are in the result."""
     started = time.perf_counter()
     consumer = "silver.readings"
+    lake.create("ops.transform_progress")
     versions = {t: lake.version(t) for t in READING_SOURCES}
     done = _progress(lake, consumer)
     tags = lake.read("silver.tags")
-    lake.create("ops.transform_progress")
     wanted = _days(rebuild) if isinstance(rebuild, list) else []
     if rebuild or not done:
         # Days rebuilt beside incremental runs read bronze as far as those runs have: the rows
