@@ -1,4 +1,4 @@
-"""Jobs, the weekly training schedule and the sensors."""
+"""Jobs, their schedules (hourly scoring, weekly training) and the sensors."""
 
 from datetime import UTC, datetime
 
@@ -29,6 +29,20 @@ score_job = dg.define_asset_job(
     description="The champions' predictions and the feature drift of one day.",
 )
 
+
+@dg.schedule(
+    job=score_job,
+    cron_schedule="15 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def hourly_scoring(context: dg.ScheduleEvaluationContext):
+    """Every hour, score today's partition with the champions (the refresh of the hour done)."""
+    when = context.scheduled_execution_time or datetime.now(UTC)
+    day = when.astimezone(UTC).date().isoformat()
+    return dg.RunRequest(run_key=f"hourly-{when:%Y%m%dT%H}", partition_key=day)
+
+
 train_job = dg.define_asset_job(
     "train_models",
     selection=dg.AssetSelection.groups("ml"),
@@ -49,6 +63,6 @@ def weekly_training(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"weekly-{when:%Y%m%d}")
 
 
-SCHEDULES = [weekly_training]
+SCHEDULES = [hourly_scoring, weekly_training]
 SENSORS = make_sensors(bronze_job, refresh_job)
 JOBS = [bronze_job, refresh_job, score_job, train_job]

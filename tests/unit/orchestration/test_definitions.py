@@ -63,7 +63,8 @@ def test_the_refresh_job_builds_every_table_the_catalog_says_how_to_build():
 
 def test_jobs_schedule_and_sensors():
     assert {j.name for j in defs.jobs} == {"bronze_load", "refresh", "score", "train_models"}
-    assert [s.name for s in defs.schedules] == ["weekly_training"]
+    assert [s.name for s in defs.schedules] == ["hourly_scoring", "weekly_training"]
+    assert defs.resolve_schedule_def("hourly_scoring").job_name == "score"
     assert defs.resolve_schedule_def("weekly_training").cron_schedule == "0 3 * * 1"
     assert {s.default_status for s in defs.schedules} == {dg.DefaultScheduleStatus.RUNNING}
     parents = {
