@@ -32,18 +32,45 @@ SITE_PATH = (
     Column("line", "string", "ISA-95 line (unique within its area)"),
 )
 
+
+def master_data(*also: str) -> Build:
+    """The build of the MES master data and events: bronze.mes_rows (and `also`), one step."""
+    return Build(
+        "orchestration.builders:master_data",
+        reads=(Read("bronze.mes_rows"), *(Read(t) for t in also)),
+        writes_itself=True,
+    )
+
+
+def calendar(*also: str) -> Build:
+    """The build of the shift calendar and planned downtime, one step."""
+    reads = ("bronze.mes_rows", "silver.equipment", "silver.readings", PLANT_MODEL, *also)
+    return Build(
+        "orchestration.builders:calendar",
+        reads=tuple(Read(t) for t in reads),
+        writes_itself=True,
+    )
+
+
+# silver.readings and silver.unmapped_addresses: every bronze value, mapped or not, one step
+READINGS_BUILD = Build(
+    "orchestration.builders:readings",
+    reads=(
+        Read("bronze.mqtt_messages"),
+        Read("bronze.sparkplug_messages"),
+        Read("bronze.opcua_values"),
+        Read("silver.equipment"),
+        Read("silver.tags"),
+        Read(PLANT_MODEL),
+    ),
+    writes_itself=True,
+)
+
 TABLES = (
     TableSpec(
         layer="silver",
         name="equipment",
-        build=Build(
-            "orchestration.builders:master_data",
-            reads=(
-                Read("bronze.mes_rows"),
-                Read(PLANT_MODEL),
-            ),
-            writes_itself=True,
-        ),
+        build=master_data(PLANT_MODEL),
         description="The ISA-95 equipment hierarchy with kind and time zone; slowly changing "
         "(one row per version, valid_from/valid_to).",
         grain="one version of one equipment",
@@ -69,11 +96,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="tags",
-        build=Build(
-            "orchestration.builders:master_data",
-            reads=(Read("bronze.mes_rows"),),
-            writes_itself=True,
-        ),
+        build=master_data(),
         description="What each tag of each equipment measures: type, unit and valid range.",
         grain="one tag of one equipment",
         columns=(
@@ -96,18 +119,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="readings",
-        build=Build(
-            "orchestration.builders:readings",
-            reads=(
-                Read("bronze.mqtt_messages"),
-                Read("bronze.sparkplug_messages"),
-                Read("bronze.opcua_values"),
-                Read("silver.equipment"),
-                Read("silver.tags"),
-                Read(PLANT_MODEL),
-            ),
-            writes_itself=True,
-        ),
+        build=READINGS_BUILD,
         description="Every reading of every source as one narrow, typed time series, deduplicated "
         "on (equipment, tag, event time), units normalised.",
         grain="one value of one tag at one source time",
@@ -198,11 +210,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="work_orders",
-        build=Build(
-            "orchestration.builders:master_data",
-            reads=(Read("bronze.mes_rows"),),
-            writes_itself=True,
-        ),
+        build=master_data(),
         description="Work orders in their latest version (MES).",
         grain="one work order",
         columns=(
@@ -223,11 +231,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="downtime_events",
-        build=Build(
-            "orchestration.builders:master_data",
-            reads=(Read("bronze.mes_rows"),),
-            writes_itself=True,
-        ),
+        build=master_data(),
         description="Downtime events as the MES records them (latest version), with operator comment.",
         grain="one downtime event",
         columns=(
@@ -249,14 +253,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="quality_inspections",
-        build=Build(
-            "orchestration.builders:master_data",
-            reads=(
-                Read("bronze.mes_rows"),
-                Read("silver.work_orders"),
-            ),
-            writes_itself=True,
-        ),
+        build=master_data("silver.work_orders"),
         description="Measured characteristics of inspected parts (MES), with limits and verdict.",
         grain="one inspection of one characteristic",
         columns=(
@@ -285,11 +282,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="products",
-        build=Build(
-            "orchestration.builders:master_data",
-            reads=(Read("bronze.mes_rows"),),
-            writes_itself=True,
-        ),
+        build=master_data(),
         description="Products with their material (ERP).",
         grain="one product",
         columns=(
@@ -303,11 +296,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="routings",
-        build=Build(
-            "orchestration.builders:master_data",
-            reads=(Read("bronze.mes_rows"),),
-            writes_itself=True,
-        ),
+        build=master_data(),
         description="Planned run time per unit of each product on each kind of equipment (ERP).",
         grain="one product × equipment kind",
         columns=(
@@ -321,16 +310,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="shift_calendar",
-        build=Build(
-            "orchestration.builders:calendar",
-            reads=(
-                Read("bronze.mes_rows"),
-                Read("silver.equipment"),
-                Read("silver.readings"),
-                Read(PLANT_MODEL),
-            ),
-            writes_itself=True,
-        ),
+        build=calendar(),
         description="Every planned shift of every site, in UTC and in the site's local time; a "
         "daylight-saving night lasts 7 or 9 hours.",
         grain="one shift of one site",
@@ -365,17 +345,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="planned_downtime",
-        build=Build(
-            "orchestration.builders:calendar",
-            reads=(
-                Read("bronze.mes_rows"),
-                Read("silver.equipment"),
-                Read("silver.readings"),
-                Read(PLANT_MODEL),
-                Read("silver.shift_calendar"),
-            ),
-            writes_itself=True,
-        ),
+        build=calendar("silver.shift_calendar"),
         description="Planned downtime of the calendar inside each shift: breaks and planned "
         "maintenance windows, from the plant model's site calendars and the MES shifts.",
         grain="one planned window of one shift (of one equipment, or of the whole site)",
@@ -401,14 +371,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="ideal_cycle_times",
-        build=Build(
-            "orchestration.builders:master_data",
-            reads=(
-                Read("bronze.mes_rows"),
-                Read(PLANT_MODEL),
-            ),
-            writes_itself=True,
-        ),
+        build=master_data(PLANT_MODEL),
         description="Planned run time per unit that the plant model declares per equipment (and "
         "product); work orders and ERP routings take precedence where they give one.",
         grain="one equipment × product ('*': any product)",
@@ -422,18 +385,7 @@ TABLES = (
     TableSpec(
         layer="silver",
         name="unmapped_addresses",
-        build=Build(
-            "orchestration.builders:readings",
-            reads=(
-                Read("bronze.mqtt_messages"),
-                Read("bronze.sparkplug_messages"),
-                Read("bronze.opcua_values"),
-                Read("silver.equipment"),
-                Read("silver.tags"),
-                Read(PLANT_MODEL),
-            ),
-            writes_itself=True,
-        ),
+        build=READINGS_BUILD,
         description="Source values that the plant model maps to no equipment or tag, counted by "
         "address and reason: bronze values = silver readings + duplicates + these.",
         grain="one source address × reason × day",
