@@ -49,8 +49,6 @@ class MLflowResource(dg.ConfigurableResource):
         self.tracking_uri()
 
     def tracking_uri(self) -> str:
-        from lakehouse.settings import get_settings, load_settings
         from ml import registry
 
-        settings = load_settings(lake_root=self.lake_root) if self.lake_root else get_settings()
-        return registry.configure(settings.lake_root, settings)
+        return registry.configure(self.lake_root)  # the settings' URI, or the lake's SQLite
