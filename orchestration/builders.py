@@ -20,7 +20,7 @@ from lakehouse.catalog.silver import STATE_TAGS
 from lakehouse.contracts.sources import source_rank_sql
 from lakehouse.lake import Lake
 from lakehouse.plant_model import PlantModel, lake_model_path, model_for_lake
-from orchestration.steps import Built, model_version
+from orchestration.steps import Built, model_version, written
 from transforms.gold import asset_state as asset_state_t
 from transforms.silver import master_data as master_data_t
 from transforms.silver import mes_events, plant_model, signals, states
@@ -40,18 +40,11 @@ def _between(df: DataFrame, first: date, last: date, column: str = "event_date")
     return df.where(F.col(column).between(F.lit(first), F.lit(last)))
 
 
-def _written(lake: Lake, table: str, days: list[date], started: float, note: str = "") -> Built:
-    """What the last commit wrote, from the Delta log (no Spark job to count it)."""
-    commit = lake.last_commit(table)
-    rows = commit.rows_written or 0
-    return Built(table, rows, days, commit.version, time.perf_counter() - started, note)
-
-
 def _whole(lake: Lake, table: str, df: DataFrame, inputs: dict, started: float) -> Built:
     """Replace the whole table with `df`, recording what it was built from."""
     with lake.recorded(table, inputs):
         lake.overwrite(table, df)
-    return _written(lake, table, [], started, "rebuilt whole")
+    return written(lake, table, [], started, "rebuilt whole")
 
 
 # -- progress of silver.readings (written last: a failed run is read again) ----------------
@@ -346,8 +339,8 @@ def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
         if not wanted or not done:
             _save_progress(lake, consumer, versions)
         return [
-            _written(lake, consumer, _days(touched), started, "rebuilt from bronze"),
-            _written(lake, "silver.unmapped_addresses", _days(touched), started),
+            written(lake, consumer, _days(touched), started, "rebuilt from bronze"),
+            written(lake, "silver.unmapped_addresses", _days(touched), started),
         ]
     frames = {}
     for t in READING_SOURCES:
@@ -410,7 +403,7 @@ def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
         )
     ]
     if unmapped_days:
-        built.append(_written(lake, "silver.unmapped_addresses", unmapped_days, started, "merged"))
+        built.append(written(lake, "silver.unmapped_addresses", unmapped_days, started, "merged"))
     else:
         built.append(Built("silver.unmapped_addresses", 0, note="no unmapped values", wrote=False))
     return built

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -179,7 +178,7 @@ def call(lake: Lake, build: Build, first: date | None = None, last: date | None 
 
 
 # -- running a step -------------------------------------------------------------------------
-def _written(lake: Lake, table: str, days: list[date], started: float, note: str = "") -> Built:
+def written(lake: Lake, table: str, days: list[date], started: float, note: str = "") -> Built:
     """What the last commit wrote, from the Delta log (no Spark job to count it)."""
     commit = lake.last_commit(table)
     rows = commit.rows_written or 0
@@ -215,7 +214,7 @@ def _build_days(lake: Lake, table: str, build: Build, started: float) -> Built:
         lake.replace_partitions(
             table, df.where(F.col("event_date").isin(days_written)), days_written
         )
-    return _written(lake, table, days_written, started, f"{len(days_written)} day(s) rebuilt")
+    return written(lake, table, days_written, started, f"{len(days_written)} day(s) rebuilt")
 
 
 def _build_whole(lake: Lake, table: str, build: Build, started: float) -> Built:
@@ -226,7 +225,7 @@ def _build_whole(lake: Lake, table: str, build: Build, started: float) -> Built:
     df = fn(lake) if _takes_lake(fn) else call(lake, build)
     with lake.recorded(table, versions):
         lake.overwrite(table, df)
-    return _written(lake, table, [], started, "rebuilt whole")
+    return written(lake, table, [], started, "rebuilt whole")
 
 
 def run_step(lake: Lake, step: Step, *, rebuild: str | None = None) -> list[Built]:
@@ -257,12 +256,3 @@ def parse_rebuild(value: str | None) -> bool | list[date]:
         raise ValueError(
             f"run tag {REBUILD_TAG}={value!r}: give 'all' or UTC days such as 2026-03-02,2026-03-03"
         ) from None
-
-
-@cache
-def step_of(table: str) -> Step:
-    """The step that builds `table`."""
-    for s in steps():
-        if table in s.tables:
-            return s
-    raise KeyError(f"{table} is not built by any step (no `build` in its catalog entry)")
