@@ -181,18 +181,18 @@ def days_checked(evaluation) -> set[date] | None:
 def step_check(context: dg.AssetExecutionContext, lake: Lake, built: Built) -> dg.AssetCheckResult:
     """The suite's result for what a step did to one table.
 
-    Nothing written and the last evaluation passed: that result is carried forward (nothing
-    new to check). Otherwise the days written are checked, together with the days of a last
-    evaluation that failed, so that a blocking failure holds until those rows are fixed;
-    a table nothing was written to and that was never checked is checked whole.
+    Nothing written since the last evaluation: that result holds and is carried forward (a
+    blocking failure keeps blocking). Otherwise the days written are checked, with the days
+    of a last evaluation that failed with ERROR, so that a blocking failure holds until those
+    rows are fixed; a table never checked in this instance is checked whole.
     """
     previous = last_evaluation(context, built.table)
-    if previous is not None and previous[1].passed and not built.wrote:
+    if previous is not None and not built.wrote:
         record, evaluation = previous
         return dg.AssetCheckResult(
             asset_key=key(built.table),
             check_name="expectations",
-            passed=True,
+            passed=evaluation.passed,
             severity=evaluation.severity,
             metadata={
                 **evaluation.metadata,
@@ -201,20 +201,12 @@ def step_check(context: dg.AssetExecutionContext, lake: Lake, built: Built) -> d
             },
         )
     days: set[date] | None = set(built.days) if built.wrote and built.days else None
-    if previous is not None and not previous[1].passed and days is not None:
-        earlier = days_checked(previous[1])
-        days = None if earlier is None else days | earlier
+    if previous is not None and days is not None:
+        evaluation = previous[1]
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            earlier = days_checked(evaluation)
+            days = None if earlier is None else days | earlier
     return check_result(lake, built.table, sorted(days or ()))
-
-
-def outputs(lake: Lake, builts: Iterable[Built], checked: Iterable[str] = ()):
-    """MaterializeResults (and check results) for what a build wrote."""
-    checked = set(checked)
-    for b in builts:
-        checks = [check_result(lake, b.table, b.days)] if b.table in checked else []
-        yield dg.MaterializeResult(
-            asset_key=key(b.table), metadata=metadata(lake, b), check_results=checks
-        )
 
 
 # Extra metadata of some tables' materializations (plots): table -> f(lake, built) -> dict.

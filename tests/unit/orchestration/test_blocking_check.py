@@ -48,3 +48,10 @@ def test_a_bad_shift_blocks_gold_and_the_check_shows_the_row(lake, spark, tmp_pa
     )
     assert "silver/work_orders" in run.written
     assert "silver_calendar" in run.failure  # the step whose blocking check failed
+
+    # nothing new: the failed result is carried forward, and gold still waits
+    again = materialize(lake)
+    assert not again.success
+    carried = {c.asset: c for c in again.checks}["silver/shift_calendar"]
+    assert carried.carried and not carried.passed
+    assert "gold/oee_shift" not in again.materialized
