@@ -54,3 +54,13 @@ def counter_increase(value: Column, previous: Column) -> Column:
         .when(value >= previous, value - previous)
         .otherwise(value)
     )
+
+
+def current_lines(equipment: DataFrame) -> DataFrame:
+    """equipment_id → site, area, line of the current silver.equipment versions."""
+    return equipment.where(F.col("is_current")).select("equipment_id", "site", "area", "line")
+
+
+def product_or_unknown(product: Column) -> Column:
+    """The product id, 'unknown' when a count carried none (null or blank)."""
+    return F.when(product.isNull() | (F.trim(product) == ""), F.lit("unknown")).otherwise(product)

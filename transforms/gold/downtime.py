@@ -7,7 +7,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from transforms.columns import conform, utc_date
+from transforms.columns import conform, current_lines, utc_date
 
 STOP_STATES = ("unplanned_stop", "idle", "changeover")
 
@@ -23,7 +23,7 @@ def downtime_pareto(states: DataFrame, equipment: DataFrame) -> DataFrame:
     >>> downtime_pareto(states, equipment)  # line1, 2026-03-02: jam 10 min + jam 5 min
     ... # -> (berlin, machining, line1, unplanned_stop, jam, stops 2, downtime_min 15.0)
     """
-    lines = equipment.where(F.col("is_current")).select("equipment_id", "site", "area", "line")
+    lines = current_lines(equipment)
     reason = F.col("reason_code")
     stops = states.where(F.col("state").isin(*STOP_STATES)).select(
         "equipment_id",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.columns import conform, utc_date
+from transforms.columns import conform, current_lines, product_or_unknown, utc_date
 
 COUNTS = ("produced", "good", "scrap", "rework")
 
@@ -23,13 +23,10 @@ def quality_by_product(counts: DataFrame, equipment: DataFrame) -> DataFrame:
     >>> quality_by_product(counts, equipment)  # line1, P-100, 2026-03-02: produced 100, good 90,
     ... # scrap 4, rework 6 -> first_pass_yield 0.9, scrap_rate 0.04, rework_rate 0.06
     """
-    lines = equipment.where(F.col("is_current")).select("equipment_id", "site", "area", "line")
-    product = F.col("product_id")
+    lines = current_lines(equipment)
     rows = counts.select(
         "equipment_id",
-        F.when(product.isNull() | (F.trim(product) == ""), F.lit("unknown"))
-        .otherwise(product)
-        .alias("product_id"),
+        product_or_unknown(F.col("product_id")).alias("product_id"),
         utc_date(F.col("interval_start")).alias("event_date"),
         *COUNTS,
     )

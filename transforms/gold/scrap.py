@@ -7,7 +7,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.columns import conform, utc_date
+from transforms.columns import conform, current_lines, product_or_unknown, utc_date
 
 LINE_DAY = ("site", "area", "line", "event_date")
 
@@ -22,14 +22,11 @@ def scrap_pareto(counts: DataFrame, equipment: DataFrame) -> DataFrame:
     >>> scrap_pareto(counts, equipment)  # line1 on 2 March: press01 P-100 scrap 6 (rank 1,
     ... # share 0.6, cumulative 0.6), cnc01 P-100 scrap 4 (rank 2, 0.4, 1.0)
     """
-    lines = equipment.where(F.col("is_current")).select("equipment_id", "site", "area", "line")
-    product = F.col("product_id")
+    lines = current_lines(equipment)
     per_pair = (
         counts.select(
             "equipment_id",
-            F.when(product.isNull() | (F.trim(product) == ""), F.lit("unknown"))
-            .otherwise(product)
-            .alias("product_id"),
+            product_or_unknown(F.col("product_id")).alias("product_id"),
             utc_date(F.col("interval_start")).alias("event_date"),
             "produced",
             "scrap",
