@@ -26,6 +26,12 @@ def _collect(*modules) -> dict[str, TableSpec]:
             if spec.full_name in catalog:
                 raise CatalogError(f"table {spec.full_name} is declared twice")
             catalog[spec.full_name] = spec
+    for spec in catalog.values():
+        unknown = [t for t in (spec.build.tables_read if spec.build else ()) if t not in catalog]
+        if unknown:
+            raise CatalogError(
+                f"table {spec.full_name}: its build reads {unknown}, not in the catalog"
+            )
     return catalog
 
 

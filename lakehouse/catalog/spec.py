@@ -92,6 +92,13 @@ class Build:
     day_before: bool = False
     writes_itself: bool = False
 
+    def __post_init__(self) -> None:
+        module, _, name = self.function.partition(":")
+        if not module or not name.isidentifier():
+            raise CatalogError(
+                f"build function {self.function!r}: give it as 'package.module:function'"
+            )
+
     @property
     def tables_read(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r.table for r in self.reads if r.table != PLANT_MODEL))

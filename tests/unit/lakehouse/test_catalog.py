@@ -47,3 +47,21 @@ def test_bad_declarations_are_refused(kwargs, message):
     }
     with pytest.raises(CatalogError, match=message):
         TableSpec(**{**base, **kwargs})
+
+
+def test_a_build_that_reads_an_unknown_table_or_names_no_function_is_refused():
+    from types import SimpleNamespace
+
+    from lakehouse.catalog import Build, Read, _collect
+
+    with pytest.raises(CatalogError, match=r"'package\.module:function'"):
+        Build("transforms.gold.scrap.scrap_pareto")
+    typo = TableSpec(
+        layer="gold",
+        name="typo",
+        description="d",
+        columns=(Column("x", "int", "x"),),
+        build=Build("transforms.gold.scrap:scrap_pareto", reads=(Read("silver.reading"),)),
+    )
+    with pytest.raises(CatalogError, match=r"gold.typo: its build reads \['silver.reading'\]"):
+        _collect(SimpleNamespace(TABLES=(typo,)))
