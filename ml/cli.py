@@ -23,7 +23,7 @@ def _lake():
 @app.command()
 def train(
     model: str = typer.Argument("all", help="maintenance, quality or all"),
-    horizon_h: float = typer.Option(24.0, help="maintenance: failure within this many hours"),
+    horizon: float = typer.Option(24.0, help="maintenance: failure within this many hours"),
 ) -> None:
     """Train on the lake's features; the champion alias moves only if the new version wins."""
     from ml import maintenance, quality
@@ -33,7 +33,7 @@ def train(
     lake = _lake()
     reports = []
     if model in ("maintenance", "all"):
-        reports.append(maintenance.train_maintenance(lake, horizon_h=horizon_h))
+        reports.append(maintenance.train_maintenance(lake, horizon=horizon))
     if model in ("quality", "all"):
         reports.append(quality.train_quality(lake))
     for r in reports:
@@ -41,6 +41,12 @@ def train(
             f"[bold]{r.name} v{r.version}[/bold]: {'champion' if r.decision.promoted else 'challenger'}"
             f" ({r.decision.reason}); trained in {r.train_seconds:.1f} s"
         )
+        rul = getattr(r, "rul_decision", None)
+        if rul is not None:
+            console.print(
+                f"[bold]{r.rul.problem.label_col} model v{r.rul_version}[/bold]: "
+                f"{'champion' if rul.promoted else 'challenger'} ({rul.reason})"
+            )
         console.print(r.table().set_index("model").T.round(4).to_string())
 
 
@@ -61,6 +67,29 @@ def score(day: str = typer.Argument(..., help="UTC day, YYYY-MM-DD")) -> None:
 
 
 @app.command()
+def promote(
+    name: str = typer.Argument(..., help="registered model, e.g. plantlake-maintenance"),
+    version: str = typer.Argument(..., help="the version to make champion"),
+    reason: str = typer.Option(..., "--reason", help="why (kept on the version's tags)"),
+) -> None:
+    """Give a version the champion alias by hand: when the gate could not compare it (the
+    champion cannot score the new holdout) or a person decides otherwise."""
+    import mlflow
+
+    from ml import registry
+
+    _lake()
+    try:
+        before = registry.promote(name, version, reason)
+    except mlflow.exceptions.MlflowException as e:
+        console.print(f"[red]{name} v{version}: {e.message}[/red]")
+        raise typer.Exit(1) from e
+    console.print(
+        f"{name} v{version} is champion" + (f" (was v{before})" if before else "") + f": {reason}"
+    )
+
+
+@app.command()
 def models() -> None:
     """Every registered version with its role, gate decision and holdout PR-AUC."""
     from mlflow import MlflowClient
@@ -70,9 +99,12 @@ def models() -> None:
     for rm in client.search_registered_models():
         champion = rm.aliases.get("champion")
         for mv in client.search_model_versions(f"name = '{rm.name}'"):
-            pr_auc = client.get_run(mv.run_id).data.metrics.get("pr_auc")
+            metrics = client.get_run(mv.run_id).data.metrics
+            pr_auc, rmse = metrics.get("pr_auc"), metrics.get("rul_rmse")
+            shown = f"; PR-AUC {pr_auc:.3f}" if pr_auc is not None else ""
+            if rm.name.endswith("-rul") and rmse is not None:
+                shown = f"; RMSE {rmse:.2f}"
             console.print(
                 f"{rm.name} v{mv.version}{' (champion)' if mv.version == champion else ''}: "
-                f"{mv.tags.get('role', '')} {mv.tags.get('gate', '')}"
-                + (f"; PR-AUC {pr_auc:.3f}" if pr_auc is not None else "")
+                f"{mv.tags.get('role', '')} {mv.tags.get('gate', '')}{shown}"
             )

@@ -1,50 +1,15 @@
-"""Honest evaluation: time-based splits with a purge gap, metrics, the operating threshold,
-lead time gained for caught failures, and the plots logged beside each model."""
+"""Honest evaluation: metrics, the operating threshold, lead time gained for caught failures,
+the run-to-failure protocol (each held-out unit scored at its last observed time, with the
+asymmetric score of prognostics), and the plots logged beside each model. Splits are in
+`ml.splits`."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no global backend, notebooks keep theirs
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
-
-
-@dataclass(frozen=True)
-class TimeSplit:
-    """Rows before `train_end` train, rows from `test_start` test; the gap between is purged."""
-
-    train_start: pd.Timestamp
-    train_end: pd.Timestamp
-    test_start: pd.Timestamp
-    test_end: pd.Timestamp
-
-    def as_params(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items()}
-
-
-def time_split(
-    times: pd.Series, *, test_fraction: float = 0.3, gap: pd.Timedelta = pd.Timedelta(0)
-) -> TimeSplit:
-    """Train on the earlier part of the time range, test on the last `test_fraction` of it.
-
-    `gap` (the label horizon) is left out before the test window: a training row's label looks
-    `gap` ahead, so without it training would see the test period's failures.
-    """
-    t = pd.to_datetime(times)
-    lo, hi = t.min(), t.max()
-    if pd.isna(lo) or lo == hi:
-        raise ValueError("time_split needs rows at two or more distinct times")
-    cut = (lo + (hi - lo) * (1 - test_fraction)).floor("s")
-    test_start = t[t >= cut].min()  # a row's own time
-    return TimeSplit(lo, test_start - gap, test_start, hi)
-
-
-def masks(times: pd.Series, split: TimeSplit) -> tuple[np.ndarray, np.ndarray]:
-    t = pd.to_datetime(times)
-    return (t < split.train_end).to_numpy(), (t >= split.test_start).to_numpy()
 
 
 def best_f1_threshold(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
@@ -102,13 +67,41 @@ def expected_calibration_error(
     return float(err / w.sum())
 
 
+def prognostic_score(error: np.ndarray) -> float:
+    """The asymmetric score of prognostics (Saxena et al., PHM08 challenge): with d = predicted
+    − true remaining life, the sum of exp(−d/13) − 1 for early predictions (d < 0) and
+    exp(d/10) − 1 for late ones; lower is better, a late prediction costs more."""
+    d = np.asarray(error, dtype=float)
+    return float(np.sum(np.where(d < 0, np.exp(-d / 13) - 1, np.exp(d / 10) - 1)))
+
+
 def regression_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and the prognostic score (sum over rows) of predictions `p` of `y`."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
     if not len(y):
-        return {"rmse": np.nan, "mae": np.nan}
+        return {"rmse": np.nan, "mae": np.nan, "score": np.nan, "rows": 0}
     return {
         "rmse": float(np.sqrt(skm.mean_squared_error(y, p))),
         "mae": float(skm.mean_absolute_error(y, p)),
+        "score": prognostic_score(p - y),
+        "rows": len(y),
     }
+
+
+def last_observed(
+    rows: pd.DataFrame, *, id_col: str, t: np.ndarray, target: str, cut: bool, seed: int = 0
+) -> pd.DataFrame:
+    """One row per unit, where the run-to-failure protocol scores it: its last row with a known
+    `target`, or with `cut` (units held out whole, which would all end at RUL 0) a row drawn at
+    random among those, as the C-MAPSS test sets cut their units."""
+    known = rows.assign(_t=t)[rows[target].notna().to_numpy()]
+    if cut:
+        rng = np.random.default_rng(seed)
+        pick = known.groupby(id_col, sort=True).indices
+        idx = [ix[rng.integers(len(ix))] for ix in pick.values()]
+        return known.iloc[idx].drop(columns="_t")
+    last = known.sort_values("_t").groupby(id_col, sort=True).tail(1)
+    return last.drop(columns="_t")
 
 
 def lead_times(
@@ -116,41 +109,36 @@ def lead_times(
     events: pd.DataFrame,
     *,
     id_col: str,
-    time_col: str,
+    t: np.ndarray,
+    event_t: np.ndarray,
     alarm_col: str,
-    horizon_h: float,
-    step_h: float = 1.0,
-    event_time_col: str = "start_time",
+    horizon: float,
+    step: float = 1.0,
+    event_id_col: str | None = None,
 ) -> dict[str, float]:
-    """Per failure in the rows' time window: caught if an alarm was raised in the `horizon_h`
+    """Per failure in the rows' time window: caught if an alarm was raised in the `horizon`
     before it; its lead time is from the earliest such alarm (at the end of its row) to the
-    failure. Returns failures, caught, event recall and the median and mean lead time (h)."""
+    failure. `t` and `event_t` are positions on the time axis of `rows` and `events` (hours for
+    datetimes). Returns failures, caught, event recall and the median and mean lead time."""
     if rows.empty:
         return {"failures": 0, "failures_caught": 0, "event_recall": np.nan}
-    t = pd.to_datetime(rows[time_col])
-    lo, hi = t.min(), t.max() + pd.Timedelta(hours=step_h)
-    ev = events[
-        (pd.to_datetime(events[event_time_col]) > lo + pd.Timedelta(hours=horizon_h))
-        & (pd.to_datetime(events[event_time_col]) <= hi)
-        & events[id_col].isin(rows[id_col].unique())
-    ]
-    alarms = rows[rows[alarm_col].astype(bool)]
-    alarm_end = pd.to_datetime(alarms[time_col]) + pd.Timedelta(hours=step_h)
+    lo, hi = np.nanmin(t), np.nanmax(t) + step
+    ids = events[event_id_col or id_col].to_numpy()
+    inside = (event_t > lo + horizon) & (event_t <= hi) & np.isin(ids, rows[id_col].unique())
+    alarm = rows[alarm_col].astype(bool).to_numpy()
+    alarm_ids, alarm_end = rows[id_col].to_numpy()[alarm], t[alarm] + step
     leads = []
-    for key, start in zip(ev[id_col], pd.to_datetime(ev[event_time_col]), strict=True):
-        mine = alarm_end[
-            (alarms[id_col] == key)
-            & (alarm_end <= start)
-            & (alarm_end > start - pd.Timedelta(hours=horizon_h))
-        ]
+    for key, start in zip(ids[inside], event_t[inside], strict=True):
+        mine = alarm_end[(alarm_ids == key) & (alarm_end <= start) & (alarm_end > start - horizon)]
         if len(mine):
-            leads.append((start - mine.min()) / pd.Timedelta(hours=1))
+            leads.append(start - mine.min())
+    n = int(inside.sum())
     return {
-        "failures": len(ev),
+        "failures": n,
         "failures_caught": len(leads),
-        "event_recall": len(leads) / len(ev) if len(ev) else np.nan,
-        "lead_time_median_h": float(np.median(leads)) if leads else np.nan,
-        "lead_time_mean_h": float(np.mean(leads)) if leads else np.nan,
+        "event_recall": len(leads) / n if n else np.nan,
+        "lead_time_median": float(np.median(leads)) if leads else np.nan,
+        "lead_time_mean": float(np.mean(leads)) if leads else np.nan,
     }
 
 

@@ -1,5 +1,10 @@
-"""Predictive maintenance: P(failure within H hours) and remaining useful life, trained on any
-hourly feature table, tracked in MLflow and gated into the registry."""
+"""Predictive maintenance: P(failure within a horizon) and remaining useful life (RUL) with a
+conformal interval, trained on any fleet's feature table, tracked in MLflow and gated into
+the registry — each model on its own metric.
+
+>>> fit_maintenance(frame, id_col="unit", time_col="cycle", time_unit="cycles",
+...                 feature_cols=[...], rul_col="RUL", split="group", register=False)
+"""
 
 from __future__ import annotations
 
@@ -11,44 +16,58 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from ml import data, evaluate, labels, registry
-from ml.train import Problem, Trained, inputs_for, train_classifier, train_regressor
+from ml import cards, data, evaluate, labels, registry
+from ml.encoding import inputs_for
+from ml.timeaxis import TimeAxis
+from ml.train import Holdout, Problem, Trained, train_classifier, train_regressor
 
 NAME = "plantlake-maintenance"
 RUL_NAME = "plantlake-maintenance-rul"
 EXPERIMENT = "plantlake-maintenance"
-GATE_METRIC = "pr_auc"
+GATE_METRIC = "pr_auc"  # the classifier's: higher is better
+RUL_GATE_METRIC = "rmse"  # the RUL model's: lower is better
+EXPERIMENTS = "plantlake-experiments"  # runs that register nothing
+TARGETS = ("both", "failure", "rul")
 
 
 @dataclass
 class Report:
-    """What one training run did: its metrics beside the baselines and the gate's decision."""
+    """What one training run did: metrics beside the baselines and each gate's decision.
+    Without registration, versions and decisions are None."""
 
-    name: str
-    version: str
+    name: str | None
+    version: str | None
     run_id: str
-    decision: registry.Decision
-    classifier: Trained
+    decision: registry.Decision | None
+    classifier: Trained | None
     rul: Trained | None
     rul_version: str | None
+    rul_decision: registry.Decision | None
     lead: dict[str, float]
     train_seconds: float
     rows: int
 
     def table(self) -> pd.DataFrame:
         """Holdout metrics, model beside baselines (one row each)."""
-        rul = {f"rul_{k}_h": v for k, v in self.rul.metrics.items()} if self.rul else {}
-        rows = [
-            {"model": f"{self.name} v{self.version}", **self.classifier.metrics, **self.lead, **rul}
-        ]
-        for base, m in self.classifier.baseline_metrics.items():
+        rows = []
+        rul = {}
+        if self.rul:
+            u = self.rul.axis.unit
+            rul = {f"rul_{k}_{u}": v for k, v in self.rul.metrics.items() if k != "rows"}
+            rul |= {f"rul_last_{k}": v for k, v in self.rul.last.get("model", {}).items()}
+        label = f"{self.name} v{self.version}" if self.version else "model"
+        c = self.classifier
+        rows.append({"model": label, **(c.metrics if c else {}), **self.lead, **rul})
+        for base, m in (c.baseline_metrics if c else {}).items():
             rows.append({"model": f"baseline: {base}", **m})
         if self.rul:
+            u = self.rul.axis.unit
             mean = self.rul.baseline_metrics["train_mean"]
             rows.append(
                 {
                     "model": "baseline: RUL = training mean",
-                    **{f"rul_{k}_h": v for k, v in mean.items()},
+                    **{f"rul_{k}_{u}": v for k, v in mean.items() if k != "rows"},
+                    **{f"rul_last_{k}": v for k, v in self.rul.last.get("train_mean", {}).items()},
                 }
             )
         return pd.DataFrame(rows)
@@ -61,139 +80,253 @@ def fit_maintenance(
     time_col: str,
     feature_cols: Sequence[str],
     categorical_cols: Sequence[str] = (),
+    time_unit: str | None = None,
     failures: pd.DataFrame | None = None,
-    label_col: str = "fails_within_h",
-    rul_col: str | None = "rul_h",
-    horizon_h: float = 24.0,
-    step_h: float = 1.0,
-    rul_cap_h: float = 72.0,
+    failure_id_col: str | None = None,
+    failure_time_col: str = "start_time",
+    failure_end_col: str | None = "end_time",
+    label_col: str | None = None,
+    rul_col: str | None = None,
+    target: str = "both",
+    horizon: float = 24.0,
+    step: float = 1.0,
+    rul_cap: float = 72.0,
     baseline_col: str | None = None,
+    split: str = "time",
+    test: pd.DataFrame | None = None,
     test_fraction: float = 0.3,
-    name: str = NAME,
-    rul_name: str = RUL_NAME,
-    experiment: str = EXPERIMENT,
+    seed: int = 0,
+    coverage: float = 0.9,
+    register: bool = True,
+    name: str | None = None,
+    rul_name: str | None = None,
+    experiment: str | None = None,
+    source: str = "a feature table",
+    limits: str = "",
     data_versions: dict[str, int | None] | None = None,
     params: dict | None = None,
 ) -> Report:
-    """Train, evaluate against the baselines on a later holdout, log to MLflow, register, gate.
+    """Train, evaluate against the baselines on held-out rows, log to MLflow, register, gate.
 
-    `frame` is any feature table with one row per `id_col` and `time_col` step. Labels: give
-    `failures` (`id_col`, start_time, end_time) to derive `label_col` and `rul_col` from them
-    (see `ml.labels.label_failures`), or name label columns the frame already has.
+    `frame`: one row per unit (`id_col`) and time step (`time_col`: a datetime — durations in
+    hours — or a number whose unit `time_unit` names: "cycles", "s", …).
+
+    Labels: give `failures` (one row per failure; columns named by `failure_id_col`,
+    `failure_time_col`, `failure_end_col`) to derive both from them (`ml.labels`), or name the
+    frame's own columns: `label_col` (0/1: fails within the horizon) and/or `rul_col`
+    (remaining life). `target` "both", "failure" or "rul" says which models to train; a named
+    column that is missing is an error.
+
+    Holdout: `split` "time" (the last `test_fraction` of the time range; the plant's default),
+    "group" (`test_fraction` of the units, held out whole), or a `test` table. RUL is also
+    scored per held-out unit at its last observed time (run-to-failure protocol) and gets a
+    `coverage` conformal interval.
+
+    `register=False` logs the run and registers nothing (experiments, benchmarks); to register,
+    name the models (`name`, `rul_name` — default `<name>-rul`): no default name, so data other
+    than the plant's never replaces the plant's champions.
     """
-    started = time.perf_counter()
-    if failures is not None:
-        frame = labels.label_failures(
-            frame,
-            failures,
-            id_col=id_col,
-            time_col=time_col,
-            horizon_h=horizon_h,
-            step_h=step_h,
-            rul_cap_h=rul_cap_h,
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+    if register and not name:
+        raise ValueError(
+            "name= is needed to register a model (or register=False for an experiment); the "
+            "plant's own models are trained by ml.maintenance.train_maintenance"
         )
-        usable = frame[~frame["in_failure"] & frame["label_known"]]
-    else:
-        usable = frame[frame[label_col].notna()]
-    problem = Problem(
-        id_col,
-        time_col,
-        label_col,
-        list(feature_cols),
-        list(categorical_cols),
-        baseline_col=baseline_col,
+    rul_name = rul_name or (f"{name}-rul" if name else None)
+    started = time.perf_counter()
+    axis = TimeAxis.of(frame, time_col, time_unit)
+    unit = axis.unit
+    label_kw = dict(
+        id_col=id_col,
+        time_col=time_col,
+        failure_time_col=failure_time_col,
+        failure_end_col=failure_end_col,
+        failure_id_col=failure_id_col,
+        time_unit=time_unit,
+        horizon=horizon,
+        step=step,
+        rul_cap=rul_cap,
     )
-    gap = pd.Timedelta(hours=horizon_h)
-    clf = train_classifier(usable, problem, test_fraction=test_fraction, gap=gap, params=params)
-    rul = None
-    if rul_col and rul_col in frame:
+    if failures is not None:
+        label_col, rul_col = labels.FAILS, labels.RUL
+        frame = labels.label_failures(frame, failures, **label_kw)
+        test = labels.label_failures(test, failures, **label_kw) if test is not None else None
+        usable = lambda d: d[~d["in_failure"] & d["label_known"]]  # noqa: E731
+    else:
+        if target == "failure" and label_col is None:
+            raise ValueError("target 'failure' needs label_col= (or failures=)")
+        if target == "rul" and rul_col is None:
+            raise ValueError("target 'rul' needs rul_col= (or failures=)")
+        if label_col is None and rul_col is None:
+            raise ValueError("name label_col= and/or rul_col=, or give failures= to derive them")
+        for col in (label_col, rul_col):
+            if col is not None and col not in frame.columns:
+                raise ValueError(f"the table has no column {col!r} (it has {list(frame.columns)})")
+        usable = lambda d: d  # noqa: E731
+    want_clf = target in ("both", "failure") and label_col is not None
+    want_rul = target in ("both", "rul") and rul_col is not None
+    clf = rul = None
+    common = Holdout(split, usable(test) if test is not None else None, test_fraction, seed)
+    if want_clf:
+        rows = usable(frame)
+        rows = rows[rows[label_col].notna()]
+        problem = Problem(
+            id_col,
+            time_col,
+            label_col,
+            list(feature_cols),
+            list(categorical_cols),
+            baseline_col=baseline_col,
+            time_unit=time_unit,
+        )
+        clf = train_classifier(rows, problem, holdout=common, gap=horizon, params=params)
+        common = Holdout(clf.split, common.test, test_fraction, seed)  # the same test side
+    if want_rul:
         known = frame[frame[rul_col].notna()]
         if "in_failure" in known:
             known = known[~known["in_failure"]]
+        rul_test = common.test
+        if rul_test is not None and "in_failure" in rul_test:
+            rul_test = rul_test[~rul_test["in_failure"]]
         rul = train_regressor(
             known,
-            Problem(id_col, time_col, rul_col, problem.feature_cols, problem.categorical_cols),
-            split=clf.split,
+            Problem(
+                id_col,
+                time_col,
+                rul_col,
+                list(feature_cols),
+                list(categorical_cols),
+                time_unit=time_unit,
+            ),
+            holdout=Holdout(common.split, rul_test, test_fraction, seed),
+            gap=rul_cap if failures is not None else 0.0,
             params=params,
+            coverage=coverage,
+            lower=0.0,
+            upper=rul_cap if failures is not None else np.inf,
         )
     train_seconds = time.perf_counter() - started
-    lead = (
-        evaluate.lead_times(
+    lead = {}
+    if clf is not None and failures is not None:
+        f_axis = TimeAxis(failure_time_col, axis.unit, axis.is_datetime)
+        lead = evaluate.lead_times(
             clf.holdout,
             failures,
             id_col=id_col,
-            time_col=time_col,
+            t=axis.values(clf.holdout[time_col]),
+            event_t=f_axis.values(failures[failure_time_col]),
             alarm_col="alarm",
-            horizon_h=horizon_h,
-            step_h=step_h,
+            horizon=horizon,
+            step=step,
+            event_id_col=failure_id_col,
         )
-        if failures is not None
-        else {}
-    )
 
-    registry.experiment(experiment)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=f"{name} {clf.split.test_end:%Y-%m-%d}") as run:
+    exp = experiment or (EXPERIMENT if name == NAME else name or EXPERIMENTS)
+    registry.experiment(exp)
+    mlflow.set_experiment(exp)
+    first = clf or rul
+    with mlflow.start_run(
+        run_name=f"{name or 'experiment'} {first.axis.show(first.split.test_end)}"
+    ) as run:
         mlflow.log_params(
             {
-                "horizon_h": horizon_h,
-                "step_h": step_h,
-                "rul_cap_h": rul_cap_h,
+                "horizon": horizon,
+                "step": step,
+                "rul_cap": rul_cap,
+                "time_unit": unit,
                 "id_col": id_col,
                 "time_col": time_col,
-                "features": ",".join(problem.feature_cols),
-                "categorical": ",".join(problem.categorical_cols),
+                "target": target,
+                "features": ",".join(first.problem.feature_cols),
+                "categorical": ",".join(first.problem.categorical_cols),
                 "baseline_rule": baseline_col or "",
-                "train_rows": clf.train_rows,
-                "test_rows": len(clf.holdout),
-                **clf.split.as_params(),
-                **{f"xgb_{k}": v for k, v in clf.params.items()},
+                "train_rows": first.train_rows,
+                "fit_rows": first.fit_rows,
+                "validation_rows": first.validation_rows,
+                "test_rows": len(first.holdout),
+                **first.split.as_params(),
+                **{f"xgb_{k}": v for k, v in first.params.items()},
             }
         )
         mlflow.set_tags({f"data.{t}.version": str(v) for t, v in (data_versions or {}).items()})
-        registry.log_classifier_evaluation(clf)
-        mlflow.log_metrics({k: v for k, v in lead.items() if np.isfinite(v)})
-        mlflow.log_metric("train_seconds", train_seconds)
-        example = inputs_for(clf.model, clf.holdout.head(5))
-        info = registry.log_model(clf.model, "model", example, name)
-        rul_version = None
+        version = decision = rul_version = rul_decision = None
+        if clf is not None:
+            registry.log_classifier_evaluation(clf)
+            registry.log_metrics(lead)
+            info = registry.log_model(
+                clf.model,
+                "model",
+                inputs_for(clf.model, clf.holdout.head(5)),
+                name if register else None,
+            )
+            if register:
+                version = str(info.registered_model_version)
+                _tag(name, version, threshold=clf.threshold, horizon=horizon, time_unit=unit)
+                decision = registry.gate_on_holdout(name, version, clf, metric=GATE_METRIC)
+                registry.describe(
+                    name,
+                    version,
+                    cards.classifier_card(
+                        clf,
+                        predicts=f"P(a failure of the unit starts within {horizon:g} {unit} "
+                        f"after a row of {source} ends).",
+                        source=source,
+                        decision=decision,
+                        versions=data_versions,
+                        lead=lead,
+                        limits=limits,
+                    ),
+                    f"Probability of a failure within {horizon:g} {unit} (XGBoost, UBJSON), "
+                    f"from {source}. The alias `champion` moves only when a new version beats "
+                    "it on the same holdout (PR-AUC), or by `plantlake ml promote`.",
+                )
         if rul is not None:
-            mlflow.log_metrics({f"rul_{k}": v for k, v in rul.metrics.items()})
-            mlflow.log_metrics(
-                {
-                    f"rul_baseline_train_mean_{k}": v
-                    for k, v in rul.baseline_metrics["train_mean"].items()
-                }
+            registry.log_metrics(rul.metrics, "rul_")
+            registry.log_metrics(rul.baseline_metrics["train_mean"], "rul_baseline_train_mean_")
+            registry.log_metrics(rul.last, "rul_last_")
+            registry.log_metrics(
+                {"fit_rows": rul.fit_rows, "validation_rows": rul.validation_rows}, "rul_"
             )
+            registry.log_importance(rul, "rul_")
             rul_info = registry.log_model(
-                rul.model, "rul_model", inputs_for(rul.model, rul.holdout.head(5)), rul_name
+                rul.model,
+                "rul_model",
+                inputs_for(rul.model, rul.holdout.head(5)),
+                rul_name if register else None,
             )
-            rul_version = str(rul_info.registered_model_version)
-        version = str(info.registered_model_version)
-        mlflow.MlflowClient().set_model_version_tag(name, version, "threshold", str(clf.threshold))
-        mlflow.MlflowClient().set_model_version_tag(name, version, "horizon_h", str(horizon_h))
-        if rul_version:
-            mlflow.MlflowClient().set_model_version_tag(
-                name, version, "rul_model_version", rul_version
-            )
-            mlflow.MlflowClient().set_model_version_tag(
-                rul_name, rul_version, "rul_cap_h", str(rul_cap_h)
-            )
-
-        decision = registry.gate_on_holdout(name, version, clf, metric=GATE_METRIC)
-        if decision.promoted and rul_version:
-            mlflow.MlflowClient().set_registered_model_alias(
-                rul_name, registry.CHAMPION, rul_version
-            )
-        registry.describe(
-            name,
-            version,
-            _card(clf, rul, lead, horizon_h, data_versions, decision),
-            f"Probability that an equipment fails within {horizon_h:g} h after an hour of "
-            "gold.asset_health_features ends (XGBoost, UBJSON). The alias `champion` scores "
-            "gold.maintenance_predictions; it moves only when a new version beats it on the "
-            "same holdout (PR-AUC).",
-        )
+            if register:
+                rul_version = str(rul_info.registered_model_version)
+                _tag(
+                    rul_name,
+                    rul_version,
+                    rul_cap=rul_cap if failures is not None else None,
+                    time_unit=unit,
+                    interval=rul.interval.to_json() if rul.interval else None,
+                )
+                rul_decision = registry.gate_on_holdout(
+                    rul_name, rul_version, rul, metric=RUL_GATE_METRIC, higher_is_better=False
+                )
+                registry.describe(
+                    rul_name,
+                    rul_version,
+                    cards.regressor_card(
+                        rul,
+                        predicts=f"remaining useful life ({unit}"
+                        + (f", capped at {rul_cap:g}" if failures is not None else "")
+                        + f") at the end of a row of {source}, with a "
+                        f"{coverage:.0%} conformal interval.",
+                        source=source,
+                        decision=rul_decision,
+                        versions=data_versions,
+                        limits=limits,
+                    ),
+                    f"Remaining useful life in {unit} (XGBoost, UBJSON) with a conformal "
+                    f"interval, from {source}. The alias `champion` moves only when a new "
+                    "version has a lower RMSE on the same holdout, or by `plantlake ml promote`.",
+                )
+                if version:
+                    _tag(name, version, rul_model_version=rul_version)
     return Report(
         name,
         version,
@@ -202,45 +335,40 @@ def fit_maintenance(
         clf,
         rul,
         rul_version,
+        rul_decision,
         lead,
         train_seconds,
-        len(usable),
+        len(first.holdout) + first.train_rows,
     )
 
 
-def _card(clf: Trained, rul, lead, horizon_h, versions, decision) -> str:
-    m, b = clf.metrics, clf.baseline_metrics
-    lines = [
-        f"**Predicts** P(failure within {horizon_h:g} h after the hour) per equipment-hour.",
-        f"**Data**: train {clf.split.train_start} – {clf.split.train_end} ({clf.train_rows} rows), "
-        f"holdout {clf.split.test_start} – {clf.split.test_end} ({len(clf.holdout)} rows); "
-        + ", ".join(f"{t} v{v}" for t, v in (versions or {}).items()),
-        f"**Holdout**: PR-AUC {m['pr_auc']:.3f}, ROC-AUC {m['roc_auc']:.3f}, Brier {m['brier']:.4f}, "
-        f"precision {m['precision']:.2f} / recall {m['recall']:.2f} at threshold {clf.threshold:.3f}; "
-        + ", ".join(f"baseline {k}: PR-AUC {v['pr_auc']:.3f}" for k, v in b.items()),
-    ]
-    if lead:
-        lines.append(
-            f"**Failures in the holdout**: {lead.get('failures', 0)}, caught "
-            f"{lead.get('failures_caught', 0)}, median lead time {lead.get('lead_time_median_h', float('nan')):.1f} h."
-        )
-    if rul is not None:
-        lines.append(
-            f"**RUL** (capped): RMSE {rul.metrics['rmse']:.1f} h, MAE {rul.metrics['mae']:.1f} h "
-            f"(train-mean baseline RMSE {rul.baseline_metrics['train_mean']['rmse']:.1f} h)."
-        )
-    lines.append(f"**Gate**: {decision.reason}.")
-    lines.append(
-        "**Limits**: trained on weeks of one (simulated) plant; failures without warning "
-        "(electrical faults) are not predictable from these features; hours in repair and the "
-        "last horizon of the data are left out."
-    )
-    return "\n\n".join(lines)
+def _tag(name: str, version: str, **tags) -> None:
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        if value is not None:
+            client.set_model_version_tag(name, version, key, str(value))
 
 
-def train_maintenance(lake, *, horizon_h: float = 24.0, **kwargs) -> Report:
-    """Train on the lake's gold.asset_health_features and silver failures."""
+PLANT_LIMITS = (
+    "trained on weeks of one (simulated) plant; failures without warning (electrical faults) "
+    "are not predictable from these features; hours in repair and the last horizon of the "
+    "data are left out."
+)
+
+
+def train_maintenance(lake, *, horizon: float = 24.0, **kwargs) -> Report:
+    """Train the plant's models on gold.asset_health_features and the failures in
+    silver.equipment_states, registered as plantlake-maintenance and -rul."""
     inputs = data.maintenance_inputs(lake)
+    kwargs = {
+        "name": NAME,
+        "rul_name": RUL_NAME,
+        "experiment": EXPERIMENT,
+        "baseline_col": "vibration_mean_24h_mm_s",
+        "source": "gold.asset_health_features",
+        "limits": PLANT_LIMITS,
+        **kwargs,
+    }
     return fit_maintenance(
         inputs["features"],
         id_col="equipment_id",
@@ -248,8 +376,7 @@ def train_maintenance(lake, *, horizon_h: float = 24.0, **kwargs) -> Report:
         feature_cols=data.MAINTENANCE_FEATURES,
         categorical_cols=data.MAINTENANCE_CATEGORICAL,
         failures=inputs["failures"],
-        horizon_h=horizon_h,
-        baseline_col="vibration_mean_24h_mm_s",
+        horizon=horizon,
         data_versions=inputs.versions,
         **kwargs,
     )

@@ -1,5 +1,5 @@
 """Quality prediction: P(a part is scrap or rework) from process parameters and context,
-trained on batch counts (parts made, parts defective) of any feature table."""
+trained on per-part rows or on batch counts (parts made, parts defective) of any table."""
 
 from __future__ import annotations
 
@@ -10,26 +10,29 @@ from dataclasses import dataclass
 import mlflow
 import pandas as pd
 
-from ml import data, registry
-from ml.train import Problem, Trained, binomial_rows, inputs_for, train_classifier
+from ml import cards, data, registry
+from ml.encoding import inputs_for
+from ml.train import Holdout, Problem, Trained, binomial_rows, train_classifier
 
 NAME = "plantlake-quality"
 EXPERIMENT = "plantlake-quality"
 GATE_METRIC = "pr_auc"
+EXPERIMENTS = "plantlake-experiments"
 
 
 @dataclass
 class Report:
-    name: str
-    version: str
+    name: str | None
+    version: str | None
     run_id: str
-    decision: registry.Decision
+    decision: registry.Decision | None
     classifier: Trained
     train_seconds: float
     rows: int
 
     def table(self) -> pd.DataFrame:
-        rows = [{"model": f"{self.name} v{self.version}", **self.classifier.metrics}]
+        label = f"{self.name} v{self.version}" if self.version else "model"
+        rows = [{"model": label, **self.classifier.metrics}]
         for base, m in self.classifier.baseline_metrics.items():
             rows.append({"model": f"baseline: {base}", **m})
         return pd.DataFrame(rows)
@@ -42,42 +45,77 @@ def fit_quality(
     time_col: str,
     feature_cols: Sequence[str],
     categorical_cols: Sequence[str] = (),
+    time_unit: str | None = None,
     label_col: str | None = None,
     positives_col: str | None = "defects",
     trials_col: str | None = "produced",
+    split: str = "time",
+    test: pd.DataFrame | None = None,
     test_fraction: float = 0.3,
-    name: str = NAME,
-    experiment: str = EXPERIMENT,
+    seed: int = 0,
+    register: bool = True,
+    name: str | None = None,
+    experiment: str | None = None,
+    source: str = "a feature table",
+    limits: str = "",
     data_versions: dict[str, int | None] | None = None,
     params: dict | None = None,
 ) -> Report:
-    """Train, evaluate on a later holdout against the base defect rate, log, register, gate.
+    """Train, evaluate on held-out rows against the base defect rate, log, register, gate.
 
     Either per-part rows with a 0/1 `label_col`, or batches with `positives_col` defects out of
-    `trials_col` parts (each batch weighs as many parts as it has).
+    `trials_col` parts (each batch weighs as many parts as it has). Time and holdout as in
+    `ml.maintenance.fit_maintenance`; `register=False` registers nothing, and registering needs
+    a `name` (the plant's own model is trained by `train_quality`).
     """
-    started = time.perf_counter()
-    if label_col is None:
-        rows = binomial_rows(frame, positives_col=positives_col, trials_col=trials_col)
-        problem = Problem(
-            id_col, time_col, "label", list(feature_cols), list(categorical_cols), "weight"
+    if register and not name:
+        raise ValueError(
+            "name= is needed to register a model (or register=False for an experiment); the "
+            "plant's own model is trained by ml.quality.train_quality"
         )
-    else:
-        rows = frame
-        problem = Problem(id_col, time_col, label_col, list(feature_cols), list(categorical_cols))
-    clf = train_classifier(rows, problem, test_fraction=test_fraction, params=params)
+    started = time.perf_counter()
+
+    def rows_of(d):
+        if label_col is not None:
+            return d
+        for col in (positives_col, trials_col):
+            if col not in d.columns:
+                raise ValueError(
+                    f"the table has no column {col!r}: name the counts with positives_col= and "
+                    "trials_col=, or per-part labels with label_col="
+                )
+        return binomial_rows(d, positives_col=positives_col, trials_col=trials_col)
+
+    rows = rows_of(frame)
+    problem = Problem(
+        id_col,
+        time_col,
+        label_col or "label",
+        list(feature_cols),
+        list(categorical_cols),
+        None if label_col else "weight",
+        time_unit=time_unit,
+    )
+    holdout = Holdout(split, rows_of(test) if test is not None else None, test_fraction, seed)
+    clf = train_classifier(rows, problem, holdout=holdout, params=params)
     train_seconds = time.perf_counter() - started
 
-    registry.experiment(experiment)
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=f"{name} {clf.split.test_end:%Y-%m-%d}") as run:
+    exp = experiment or (EXPERIMENT if name == NAME else name or EXPERIMENTS)
+    registry.experiment(exp)
+    mlflow.set_experiment(exp)
+    with mlflow.start_run(
+        run_name=f"{name or 'experiment'} {clf.axis.show(clf.split.test_end)}"
+    ) as run:
         mlflow.log_params(
             {
                 "id_col": id_col,
                 "time_col": time_col,
-                "features": ",".join(problem.feature_cols),
-                "categorical": ",".join(problem.categorical_cols),
+                "time_unit": clf.axis.unit,
+                "features": ",".join(clf.problem.feature_cols),
+                "categorical": ",".join(clf.problem.categorical_cols),
                 "train_rows": clf.train_rows,
+                "fit_rows": clf.fit_rows,
+                "validation_rows": clf.validation_rows,
                 "test_rows": len(clf.holdout),
                 **clf.split.as_params(),
                 **{f"xgb_{k}": v for k, v in clf.params.items()},
@@ -87,42 +125,52 @@ def fit_quality(
         registry.log_classifier_evaluation(clf)
         mlflow.log_metric("train_seconds", train_seconds)
         info = registry.log_model(
-            clf.model, "model", inputs_for(clf.model, clf.holdout.head(5)), name
+            clf.model,
+            "model",
+            inputs_for(clf.model, clf.holdout.head(5)),
+            name if register else None,
         )
-        version = str(info.registered_model_version)
-        mlflow.MlflowClient().set_model_version_tag(name, version, "threshold", str(clf.threshold))
-        decision = registry.gate_on_holdout(name, version, clf, metric=GATE_METRIC)
-        m, b = clf.metrics, clf.baseline_metrics["base_rate"]
-        card = "\n\n".join(
-            [
-                "**Predicts** P(a part is scrap or rework) per equipment-hour × product × work "
-                "order × lot, from tool wear, process values, the lot's defect rate so far, "
-                "product, kind and shift.",
-                f"**Data**: train {clf.split.train_start} – {clf.split.train_end} "
-                f"({clf.train_rows} rows), holdout {clf.split.test_start} – {clf.split.test_end}; "
-                + ", ".join(f"{t} v{v}" for t, v in (data_versions or {}).items()),
-                f"**Holdout** (weighted by parts): PR-AUC {m['pr_auc']:.3f} (base rate "
-                f"{b['pr_auc']:.3f}), ROC-AUC {m['roc_auc']:.3f}, Brier {m['brier']:.4f} (base "
-                f"rate {b['brier']:.4f}), ECE {m['ece']:.4f}.",
-                f"**Gate**: {decision.reason}.",
-                "**Limits**: a new material lot is unknown until its first hour is counted; "
-                "process values are hourly means, not per part.",
-            ]
-        )
-        registry.describe(
-            name,
-            version,
-            card,
-            "Probability that a part is scrap or rework (XGBoost, UBJSON), scored into "
-            "gold.quality_predictions by the alias `champion`, which moves only when a new "
-            "version beats it on the same holdout (PR-AUC).",
-        )
+        version = decision = None
+        if register:
+            version = str(info.registered_model_version)
+            client = mlflow.MlflowClient()
+            client.set_model_version_tag(name, version, "threshold", str(clf.threshold))
+            decision = registry.gate_on_holdout(name, version, clf, metric=GATE_METRIC)
+            registry.describe(
+                name,
+                version,
+                cards.classifier_card(
+                    clf,
+                    predicts=f"P(a part is defective) for a row of {source}"
+                    + (" (weighted by its parts)." if label_col is None else "."),
+                    source=source,
+                    decision=decision,
+                    versions=data_versions,
+                    limits=limits,
+                ),
+                f"Probability that a part is defective (XGBoost, UBJSON), from {source}. The "
+                "alias `champion` moves only when a new version beats it on the same holdout "
+                "(PR-AUC), or by `plantlake ml promote`.",
+            )
     return Report(name, version, run.info.run_id, decision, clf, train_seconds, len(frame))
 
 
+PLANT_LIMITS = (
+    "a new material lot is unknown until its first hour is counted; process values are hourly "
+    "means, not per part."
+)
+
+
 def train_quality(lake, **kwargs) -> Report:
-    """Train on the lake's gold.quality_features."""
+    """Train the plant's model on gold.quality_features, registered as plantlake-quality."""
     inputs = data.quality_inputs(lake)
+    kwargs = {
+        "name": NAME,
+        "experiment": EXPERIMENT,
+        "source": "gold.quality_features",
+        "limits": PLANT_LIMITS,
+        **kwargs,
+    }
     return fit_quality(
         inputs["features"],
         id_col="equipment_id",

@@ -69,13 +69,16 @@ def pip_requirements() -> list[str]:
     return [f"xgboost=={xgb.__version__}", f"pandas=={pd.__version__}", f"numpy=={np.__version__}"]
 
 
-def log_model(model: xgb.XGBModel, name: str, example: pd.DataFrame, registered: str):
-    """Log the model (UBJSON) with signature and input example, registered as a new version."""
-    shown = example
+def log_model(model: xgb.XGBModel, name: str, example: pd.DataFrame, registered: str | None):
+    """Log the model (UBJSON) with signature and input example in the table's own column names
+    (`ml.encoding`); registered as a new version of `registered` unless that is None."""
+    from ml.encoding import inputs_of
+
+    names = [i.name for i in inputs_of(model)]
+    shown = example.set_axis(names, axis=1) if len(names) == example.shape[1] else example
+    x = example.to_numpy() if not model.get_booster().feature_names else example
     output = (
-        model.predict_proba(example)[:, 1]
-        if isinstance(model, xgb.XGBClassifier)
-        else model.predict(example)
+        model.predict_proba(x)[:, 1] if isinstance(model, xgb.XGBClassifier) else model.predict(x)
     )
     return mlflow.xgboost.log_model(
         model,
@@ -180,6 +183,11 @@ class Decision:
     challenger: float
     champion: float | None
     champion_version: str | None
+    metric: str = ""
+
+
+class CannotScore(Exception):
+    """The champion cannot score the new holdout (other columns, another kind of model)."""
 
 
 def gate(
@@ -191,16 +199,24 @@ def gate(
     *,
     metric: str,
     higher_is_better: bool = True,
+    cannot_score: str = "",
 ) -> Decision:
     """Move the champion alias to `version` only if it beats the champion on the same holdout.
 
-    Either way the version is tagged `role` = champion or challenger with the comparison.
+    A champion that cannot score the new holdout keeps the alias: the two cannot be compared,
+    and only a person moves it then (`plantlake ml promote`). Either way the version is tagged
+    `role` (champion or challenger) and `gate` (the reason).
     """
     client = MlflowClient()
     if champion_version is None:
         better, why = True, "the first version: no champion yet"
     elif champion_score is None or np.isnan(champion_score):
-        better, why = True, f"champion v{champion_version} cannot score this holdout"
+        better = False
+        why = (
+            f"champion v{champion_version} cannot score this holdout"
+            + (f" ({cannot_score})" if cannot_score else "")
+            + f": not compared, the alias stays; `plantlake ml promote {name} {version}` moves it"
+        )
     elif np.isnan(challenger_score):
         better, why = False, f"{metric} undefined on this holdout"
     else:
@@ -217,7 +233,25 @@ def gate(
         client.set_registered_model_alias(name, CHAMPION, version)
     client.set_model_version_tag(name, version, "role", CHAMPION if better else "challenger")
     client.set_model_version_tag(name, version, "gate", why)
-    return Decision(better, why, challenger_score, champion_score, champion_version)
+    return Decision(better, why, challenger_score, champion_score, champion_version, metric)
+
+
+def promote(name: str, version: str, reason: str) -> str | None:
+    """Give `version` the champion alias by a person's decision; returns the version that held
+    it. Both versions are tagged with what happened."""
+    client = MlflowClient()
+    client.get_model_version(name, version)  # an unknown version raises here, naming it
+    try:
+        before = client.get_model_version_by_alias(name, CHAMPION).version
+    except mlflow.exceptions.MlflowException:
+        before = None
+    client.set_registered_model_alias(name, CHAMPION, version)
+    client.set_model_version_tag(name, version, "role", CHAMPION)
+    client.set_model_version_tag(name, version, "gate", f"promoted by hand: {reason}")
+    if before and str(before) != str(version):
+        client.set_model_version_tag(name, before, "role", "challenger")
+        client.set_model_version_tag(name, before, "gate", f"replaced by v{version} by hand")
+    return str(before) if before else None
 
 
 def describe(name: str, version: str, card: str, model_summary: str) -> None:
@@ -234,11 +268,9 @@ def log_classifier_evaluation(trained, *, prefix: str = "") -> None:
     h = trained.holdout
     y = h[trained.problem.label_col].to_numpy(int)
     w = h[trained.problem.weight_col].to_numpy(float) if trained.problem.weight_col else None
-    mlflow.log_metrics({f"{prefix}{k}": v for k, v in trained.metrics.items() if np.isfinite(v)})
+    log_metrics(trained.metrics, prefix)
     for base, values in trained.baseline_metrics.items():
-        mlflow.log_metrics(
-            {f"{prefix}baseline_{base}_{k}": v for k, v in values.items() if np.isfinite(v)}
-        )
+        log_metrics(values, f"{prefix}baseline_{base}_")
     scores = {"model": h["score"].to_numpy()}
     if "baseline_rule" in h and trained.problem.baseline_col:
         scores[f"rule: {trained.problem.baseline_col}"] = (
@@ -252,6 +284,12 @@ def log_classifier_evaluation(trained, *, prefix: str = "") -> None:
         evaluate.confusion_figure(y, h["score"].to_numpy(), trained.threshold, w),
         f"plots/{prefix}confusion_matrix.png",
     )
+    log_importance(trained, prefix)
+
+
+def log_importance(trained, prefix: str = "") -> None:
+    from ml import evaluate
+
     log_figure(
         evaluate.importance_figure(trained.importance), f"plots/{prefix}feature_importance.png"
     )
@@ -261,41 +299,78 @@ def log_classifier_evaluation(trained, *, prefix: str = "") -> None:
     )
 
 
-def champion_score(champ: Champion | None, holdout: pd.DataFrame, score) -> float | None:
-    """The champion's metric on this holdout (`score(model, frame)`), None if it cannot score it
-    (its features are not all in the table)."""
-    if champ is None:
-        return None
-    try:
-        return float(score(champ.model, holdout))
-    except KeyError as e:
-        log.warning("champion %s v%s cannot score this holdout: %s", champ.name, champ.version, e)
-        return None
+def log_metrics(values: dict, prefix: str = "") -> None:
+    """The finite numbers of `values` as metrics named `<prefix><key>` (nested dicts flattened)."""
+    flat = {}
+    for k, v in values.items():
+        if isinstance(v, dict):
+            flat |= {f"{k}_{kk}": vv for kk, vv in v.items()}
+        else:
+            flat[k] = v
+    mlflow.log_metrics(
+        {
+            f"{prefix}{k}": float(v)
+            for k, v in flat.items()
+            if isinstance(v, int | float | np.number) and np.isfinite(v)
+        }
+    )
 
 
-def gate_on_holdout(name: str, version: str, trained, *, metric: str = "pr_auc") -> Decision:
+def gate_on_holdout(
+    name: str, version: str, trained, *, metric: str, higher_is_better: bool = True
+) -> Decision:
     """Score the current champion on `trained`'s holdout (same rows, labels and weights), gate
-    `version` against it, and tag the active run with the outcome."""
-    from ml import evaluate
-    from ml.train import inputs_for
+    `version` against it on `metric`, and tag the active run with the outcome. A classifier is
+    judged on a classification metric, a regressor (remaining life) on a regression one."""
+    from ml import encoding, evaluate
 
     h, problem = trained.holdout, trained.problem
-    y = h[problem.label_col].to_numpy(int)
     w = h[problem.weight_col].to_numpy(float) if problem.weight_col else None
+    lower = float(trained.params.get("target_lower", -np.inf))
+    upper = float(trained.params.get("target_upper", np.inf))
 
-    def score(model, holdout: pd.DataFrame) -> float:
-        p = model.predict_proba(inputs_for(model, holdout))[:, 1]
-        return evaluate.classification_metrics(y, p, 0.5, w)[metric]
+    def score(model) -> float:
+        if trained.threshold is not None:
+            if not isinstance(model, xgb.XGBClassifier):
+                raise CannotScore("it is not a classifier")
+            p = encoding.probability(model, h)
+            y = h[problem.label_col].to_numpy(int)
+            return evaluate.classification_metrics(y, p, 0.5, w)[metric]
+        if not isinstance(model, xgb.XGBRegressor):
+            raise CannotScore("it is not a regressor")
+        p = np.clip(encoding.prediction(model, h), lower, upper)
+        return evaluate.regression_metrics(h[problem.label_col].to_numpy(float), p)[metric]
 
-    champ = champion(name)
+    why, champ_score, champ_version = "", None, None
+    try:
+        champ = champion(name)
+    except UnsafeModelError as e:
+        champ, why = None, str(e)
+        champ_version = _alias_version(name)
+    if champ is not None:
+        champ_version = champ.version
+        try:
+            champ_score = float(score(champ.model))
+        except (KeyError, ValueError, CannotScore) as e:
+            why = str(e)
+            log.warning("champion %s v%s cannot score this holdout: %s", name, champ.version, e)
     decision = gate(
         name,
         version,
         trained.metrics[metric],
-        champion_score(champ, h, score),
-        champ.version if champ else None,
+        champ_score,
+        champ_version,
         metric=metric,
+        higher_is_better=higher_is_better,
+        cannot_score=why,
     )
-    mlflow.set_tag("role", CHAMPION if decision.promoted else "challenger")
-    mlflow.set_tag("gate", decision.reason)
+    mlflow.set_tag(f"{name}.role", CHAMPION if decision.promoted else "challenger")
+    mlflow.set_tag(f"{name}.gate", decision.reason)
     return decision
+
+
+def _alias_version(name: str) -> str | None:
+    try:
+        return MlflowClient().get_model_version_by_alias(name, CHAMPION).version
+    except mlflow.exceptions.MlflowException:
+        return None

@@ -17,7 +17,8 @@ from pyspark.sql import functions as F
 
 from lakehouse.lake import Lake
 from ml import data, drift, maintenance, quality, registry
-from ml.train import inputs_for
+from ml.conformal import Interval
+from ml.encoding import prediction, probability
 from transforms.columns import conform
 
 
@@ -73,21 +74,22 @@ def score_maintenance(lake: Lake, days: Iterable[date]) -> Scored:
     features = _days_frame(lake, "gold.asset_health_features", days)
     started = time.perf_counter()
     threshold = float(champ.tags.get("threshold", "nan"))
+    cap = float(_tag(rul, "rul_cap", "rul_cap_h", "inf")) if rul else np.inf
     out = features[["equipment_id", "hour_start", "event_date"]].copy()
-    if len(features):
-        out["failure_probability"] = champ.model.predict_proba(inputs_for(champ.model, features))[
-            :, 1
-        ]
-        cap = float(rul.tags.get("rul_cap_h", "inf")) if rul else np.inf
-        out["rul_h"] = (
-            np.clip(rul.model.predict(inputs_for(rul.model, features)), 0, cap) if rul else np.nan
+    out["failure_probability"] = probability(champ.model, features)
+    out["rul_h"] = np.clip(prediction(rul.model, features), 0, cap) if rul else np.nan
+    interval = Interval.from_json(rul.tags["interval"]) if rul and "interval" in rul.tags else None
+    if interval is not None:
+        out["rul_low_h"], out["rul_high_h"] = interval.bounds(
+            out["rul_h"].to_numpy(float), lower=0, upper=cap
         )
     else:
-        out["failure_probability"], out["rul_h"] = [], []
+        out["rul_low_h"], out["rul_high_h"] = np.nan, np.nan
+    out["rul_interval_coverage"] = interval.coverage if interval else np.nan
     out["alarm"] = out["failure_probability"] >= threshold if np.isfinite(threshold) else None
     out["threshold"] = threshold
-    out["horizon_h"] = float(champ.tags.get("horizon_h", "nan"))
-    out["rul_cap_h"] = float(rul.tags.get("rul_cap_h", "nan")) if rul else np.nan
+    out["horizon_h"] = float(_tag(champ, "horizon", "horizon_h", "nan"))
+    out["rul_cap_h"] = cap if rul else np.nan
     out["model_name"], out["model_version"] = champ.name, str(champ.version)
     out["rul_model_version"] = str(rul.version) if rul else None
     out["predicted_at"] = datetime.now(UTC).replace(tzinfo=None)
@@ -108,15 +110,18 @@ def score_quality(lake: Lake, days: Iterable[date]) -> Scored:
     out = features[[*keys, "produced", "defects", "event_date"]].rename(
         columns={"defects": "actual_defects"}
     )
-    out["defect_probability"] = (
-        champ.model.predict_proba(inputs_for(champ.model, features))[:, 1] if len(features) else []
-    )
+    out["defect_probability"] = probability(champ.model, features)
     out["expected_defects"] = out["defect_probability"] * out["produced"]
     out["model_name"], out["model_version"] = champ.name, str(champ.version)
     out["predicted_at"] = datetime.now(UTC).replace(tzinfo=None)
     seconds = time.perf_counter() - started
     _write(lake, "gold.quality_predictions", out, days)
     return Scored("gold.quality_predictions", len(out), champ.name, champ.version, seconds, days)
+
+
+def _tag(champ: registry.Champion, name: str, old_name: str, default: str) -> str:
+    """A version tag by its name, or by the name versions registered before it had."""
+    return champ.tags.get(name, champ.tags.get(old_name, default))
 
 
 MODEL_FEATURE_TABLES = {

@@ -1,22 +1,29 @@
-"""Generic training entry points: any feature table with an id column, a time column and label
-columns named by arguments (ours, or a public benchmark's).
+"""Generic training: any feature table with a unit id, a time column (a datetime, or a number
+with its unit) and a label column named by arguments — ours, or a public data set's.
 
-Gradient-boosted trees (XGBoost). Categorical columns are one-hot encoded into columns named
-`<column>=<value>` for the values seen in training, so the saved model's own feature names are
-its vocabulary: the model file alone (XGBoost's UBJSON, no pickle) is enough to score, and its
-input is all numbers (a served model takes it as is).
+Gradient-boosted trees (XGBoost). The holdout is by time, by unit, or a test table given by
+the caller (`ml.splits`); a validation slice of the training rows, carved the same way, picks
+the number of trees (early stopping), the operating threshold and the interval widths; then the
+model is refit on every training row with that number of trees, so the registered model has
+seen the whole training window. Categorical columns become one input per value seen in
+training (`ml.encoding`): the saved model file alone is enough to score.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from ml import evaluate
+from ml import conformal, encoding, evaluate, splits
+from ml.encoding import inputs_for  # noqa: F401 (kept for callers of ml.train)
+from ml.timeaxis import TimeAxis
+
+log = logging.getLogger(__name__)
 
 CLASSIFIER_PARAMS = {
     "n_estimators": 400,
@@ -31,9 +38,10 @@ CLASSIFIER_PARAMS = {
     "n_jobs": 2,
     "random_state": 0,
 }
+VALIDATION_FRACTION = 0.2  # of the training rows (time) or units (group)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Problem:
     """What to learn from a table: which columns are what."""
 
@@ -44,116 +52,191 @@ class Problem:
     categorical_cols: Sequence[str] = ()
     weight_col: str | None = None  # rows standing for many examples (counts)
     baseline_col: str | None = None  # a rule's score (e.g. vibration): a higher value, more risk
+    time_unit: str | None = None  # what a numeric time column counts; None for datetimes
+
+    def resolved(self, frame: pd.DataFrame) -> Problem:
+        """The problem as trained: a categorical column not listed among the features is added
+        to them, a text column not declared categorical becomes one; a missing column is an
+        error naming it. Nothing is dropped or turned into NaN silently."""
+        features = list(dict.fromkeys([*self.feature_cols, *self.categorical_cols]))
+        needed = [self.id_col, self.time_col, self.label_col, *features]
+        needed += [c for c in (self.weight_col, self.baseline_col) if c]
+        missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+        if missing:
+            raise ValueError(f"the table has no column {missing} (it has {list(frame.columns)})")
+        added = [c for c in self.categorical_cols if c not in self.feature_cols]
+        text = [
+            c for c in features if c not in self.categorical_cols and encoding.is_text(frame[c])
+        ]
+        if added:
+            log.warning("categorical columns %s were not in feature_cols: added as features", added)
+        if text:
+            log.warning("text columns %s were not declared categorical: one-hot encoded", text)
+        return replace(
+            self,
+            feature_cols=tuple(features),
+            categorical_cols=tuple([*self.categorical_cols, *text]),
+        )
 
 
 @dataclass
 class Trained:
-    """A model with its holdout evaluation and the baseline measured on the same rows."""
+    """A model with its holdout evaluation and the baselines measured on the same rows."""
 
     model: xgb.XGBModel
     problem: Problem
-    split: evaluate.TimeSplit
+    split: splits.Split
     threshold: float | None
     metrics: dict[str, float]
     baseline_metrics: dict[str, dict[str, float]]
-    holdout: pd.DataFrame  # the test rows with `score` (and baseline scores) added
-    train_rows: int
+    holdout: pd.DataFrame  # the test rows with `score` (and alarm, interval, baselines) added
+    train_rows: int  # rows the registered model was fit on (the whole training side)
+    fit_rows: int  # rows of the first fit, before the validation slice
+    validation_rows: int
     params: dict[str, object] = field(default_factory=dict)
+    interval: conformal.Interval | None = None
+    last: dict[str, dict[str, float]] = field(default_factory=dict)  # run-to-failure protocol
 
     @property
     def importance(self) -> pd.Series:
-        """Total gain per feature of the table (a categorical sums its one-hot columns)."""
-        gain = self.model.get_booster().get_score(importance_type="gain")
-        total = pd.Series(0.0, index=list(self.problem.feature_cols))
-        for name, g in gain.items():
-            total[name.split("=", 1)[0]] += g
-        return total
+        """Total gain per column of the table (a categorical sums its values' inputs)."""
+        return encoding.importance(self.model, self.problem.feature_cols)
+
+    @property
+    def axis(self) -> TimeAxis:
+        return self.split.axis
 
 
-def vocabulary(frame: pd.DataFrame, problem: Problem) -> list[str]:
-    """The model's input columns: numeric features as they are, one `c=v` per categorical value."""
-    names = []
-    for c in problem.feature_cols:
-        if c in problem.categorical_cols:
-            values = sorted(frame[c].astype("string").fillna("").unique())
-            names += [f"{c}={v}" for v in values]
+@dataclass(frozen=True)
+class Holdout:
+    """How to hold rows out: `split` "time" (the last `test_fraction` of the time range, the
+    label horizon before it purged), "group" (`test_fraction` of the units, whole), or a `test`
+    table given by the caller (then `split` says how to carve validation from training)."""
+
+    split: str | splits.Split = "time"
+    test: pd.DataFrame | None = None
+    test_fraction: float = 0.3
+    seed: int = 0
+
+
+def _sides(frame: pd.DataFrame, problem: Problem, holdout: Holdout, gap: float):
+    """(train rows, test rows, Split). A `Split` from an earlier model keeps its test side
+    (the common holdout) with this model's own purge gap."""
+    axis = TimeAxis.of(frame, problem.time_col, problem.time_unit)
+    t = axis.values(frame[problem.time_col])
+    ids = frame[problem.id_col].to_numpy()
+    given = holdout.split if isinstance(holdout.split, splits.Split) else None
+    kind = given.kind if given else splits.check_kind(holdout.split)
+    if holdout.test is not None or kind == "given":
+        if holdout.test is None:
+            raise ValueError("a given split needs the test table (test=)")
+        test = holdout.test
+        tt = TimeAxis.of(test, problem.time_col, problem.time_unit).values(test[problem.time_col])
+        both_t, both_ids = np.r_[t, tt], np.r_[ids, test[problem.id_col].to_numpy()]
+        train_m = np.r_[np.ones(len(t), bool), np.zeros(len(tt), bool)]
+        sp = splits.describe("given", axis, both_t, both_ids, train_m, ~train_m)
+        return frame, test, sp
+    if kind == "time":
+        if given:
+            train_m, test_m = t < given.test_start - gap, t >= given.test_start
         else:
-            names.append(c)
-    return names
+            train_m, test_m = splits.by_time(t, test_fraction=holdout.test_fraction, gap=gap)
+    elif given:
+        test_m = np.isin(ids.astype(str), given.held_out)
+        train_m = ~test_m
+    else:
+        train_m, test_m = splits.by_group(
+            ids, test_fraction=holdout.test_fraction, seed=holdout.seed
+        )
+    sp = splits.describe(kind, axis, t, ids, train_m, test_m, gap)
+    return frame[train_m], frame[test_m], sp
 
 
-def encode(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """`frame` as a model with input columns `names` takes it (all float; an unseen category
-    value has 0 in every one-hot column of its feature)."""
-    cols = {}
-    for name in names:
-        if name in frame.columns:
-            cols[name] = pd.to_numeric(frame[name], errors="coerce").astype(float).to_numpy()
-        elif "=" in name and name.split("=", 1)[0] in frame.columns:
-            column, value = name.split("=", 1)
-            cols[name] = (
-                (frame[column].astype("string").fillna("") == value).astype(float).to_numpy()
-            )
-        else:
-            raise KeyError(f"the model needs column {name.split('=', 1)[0]!r}, not in the table")
-    return pd.DataFrame(cols, index=frame.index)
+def _validation(train: pd.DataFrame, problem: Problem, sp: splits.Split, gap: float, seed: int):
+    """(fit, validation) rows of the training side, carved as the holdout was."""
+    if sp.kind == "group":
+        fit_m, val_m = splits.by_group(
+            train[problem.id_col].to_numpy(), test_fraction=VALIDATION_FRACTION, seed=seed + 1
+        )
+    else:
+        t = sp.axis.values(train[problem.time_col])
+        fit_m, val_m = splits.by_time(t, test_fraction=VALIDATION_FRACTION, gap=gap)
+    if not val_m.any() or not fit_m.any():
+        raise ValueError("too few training rows to set a validation slice aside")
+    return train[fit_m], train[val_m]
 
 
-def _validation_split(times: pd.Series, gap: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
-    """The last fifth of the training rows validates (early stopping, threshold); purged by gap."""
-    split = evaluate.time_split(times, test_fraction=0.2, gap=gap)
-    return evaluate.masks(times, split)
+def _weights(problem: Problem):
+    if problem.weight_col:
+        return lambda d: d[problem.weight_col].to_numpy(float)
+    return lambda d: None
+
+
+def _fit_twice(model_class, chosen: dict, inputs, fit, val, train, y, w):
+    """Early stopping on the validation rows, then a refit on all training rows with the
+    number of trees found: (first model, final model)."""
+    x = lambda d: encoding.encode(d, inputs).to_numpy()  # noqa: E731
+    first = model_class(**chosen)
+    first.fit(
+        x(fit),
+        y(fit),
+        sample_weight=w(fit),
+        eval_set=[(x(val), y(val))],
+        sample_weight_eval_set=[w(val)] if w(val) is not None else None,
+        verbose=False,
+    )
+    trees = int(first.best_iteration if first.best_iteration is not None else -1) + 1
+    trees = trees if trees > 0 else chosen["n_estimators"]
+    final = model_class(**{**chosen, "n_estimators": trees, "early_stopping_rounds": None})
+    final.fit(x(train), y(train), sample_weight=w(train), verbose=False)
+    encoding.attach(first, inputs)
+    encoding.attach(final, inputs)
+    return first, final, trees
 
 
 def train_classifier(
     frame: pd.DataFrame,
     problem: Problem,
     *,
-    test_fraction: float = 0.3,
-    gap: pd.Timedelta = pd.Timedelta(0),
+    holdout: Holdout = Holdout(),
+    gap: float = 0.0,
     params: dict | None = None,
 ) -> Trained:
-    """Fit a probability model of `label_col` (0/1) on the earlier rows, evaluate on the later.
+    """Fit a probability model of `label_col` (0/1) and evaluate it on the held-out rows.
 
-    The operating threshold is the best-F1 threshold on a validation slice of the training
-    period (never on the test rows). Baselines, on the same test rows: the training base rate
-    (a constant: "no failure" / "base scrap rate"), and `baseline_col` as a score with its own
-    best-F1 threshold from the validation slice.
+    `gap` (the label horizon, in the time axis's unit) is purged before a time holdout and
+    before the validation slice. The operating threshold is the best-F1 threshold on the
+    validation slice (never on the test rows). Baselines on the same test rows: the training
+    base rate (a constant), and `baseline_col` as a score with its own best-F1 threshold.
     """
-    frame = frame.sort_values(problem.time_col).reset_index(drop=True)
-    split = evaluate.time_split(frame[problem.time_col], test_fraction=test_fraction, gap=gap)
-    train_m, test_m = evaluate.masks(frame[problem.time_col], split)
-    train, test = frame[train_m].reset_index(drop=True), frame[test_m].reset_index(drop=True)
+    problem = problem.resolved(frame)
+    if holdout.test is not None:
+        problem.resolved(holdout.test)
+    labels = pd.to_numeric(frame[problem.label_col], errors="coerce")
+    if not labels.isin([0, 1]).all():
+        raise ValueError(f"label {problem.label_col!r} must be 0 or 1 on every row")
+    train, test, sp = _sides(frame, problem, holdout, gap)
     if train[problem.label_col].nunique() < 2:
         raise ValueError(
-            f"the training window {split.train_start} – {split.train_end} has only one class of "
-            f"{problem.label_col!r}: more history is needed"
+            f"the training rows ({sp.as_params()}) have only one class of "
+            f"{problem.label_col!r}: more history (or more units) is needed"
         )
-    fit_m, val_m = _validation_split(train[problem.time_col], gap)
-    fit, val = train[fit_m], train[val_m]
-    weight = (
-        (lambda d: d[problem.weight_col].to_numpy(float))
-        if problem.weight_col
-        else (lambda d: None)
-    )
+    fit, val = _validation(train, problem, sp, gap, holdout.seed)
+    if fit[problem.label_col].nunique() < 2:
+        raise ValueError(
+            f"the rows before the validation slice have only one class of {problem.label_col!r}"
+        )
+    w = _weights(problem)
+    y = lambda d: d[problem.label_col].to_numpy(int)  # noqa: E731
     chosen = {**CLASSIFIER_PARAMS, **(params or {}), "eval_metric": "logloss"}
-    names = vocabulary(fit, problem)
-    model = xgb.XGBClassifier(**chosen)
-    model.fit(
-        encode(fit, names),
-        fit[problem.label_col].astype(int),
-        sample_weight=weight(fit),
-        eval_set=[(encode(val, names), val[problem.label_col].astype(int))],
-        sample_weight_eval_set=[weight(val)] if problem.weight_col else None,
-        verbose=False,
-    )
-    p_val = model.predict_proba(encode(val, names))[:, 1]
-    threshold = evaluate.best_f1_threshold(val[problem.label_col].to_numpy(int), p_val, weight(val))
-    y_test, w_test = test[problem.label_col].to_numpy(int), weight(test)
-    test = test.assign(score=model.predict_proba(encode(test, names))[:, 1])
+    inputs = encoding.vocabulary(train, problem.feature_cols, problem.categorical_cols)
+    first, model, trees = _fit_twice(xgb.XGBClassifier, chosen, inputs, fit, val, train, y, w)
+    threshold = evaluate.best_f1_threshold(y(val), encoding.probability(first, val), w(val))
+    test = test.assign(score=encoding.probability(model, test))
     test["alarm"] = test["score"] >= threshold
+    y_test, w_test = y(test), w(test)
     metrics = evaluate.classification_metrics(y_test, test["score"].to_numpy(), threshold, w_test)
-    base_rate = float(np.average(train[problem.label_col], weights=weight(train)))
+    base_rate = float(np.average(y(train), weights=w(train)))
     test["baseline_base_rate"] = base_rate
     baselines = {
         "base_rate": evaluate.classification_metrics(
@@ -162,9 +245,7 @@ def train_classifier(
     }
     if problem.baseline_col:
         rule_t = evaluate.best_f1_threshold(
-            val[problem.label_col].to_numpy(int),
-            val[problem.baseline_col].fillna(-np.inf).to_numpy(float),
-            weight(val),
+            y(val), val[problem.baseline_col].fillna(-np.inf).to_numpy(float), w(val)
         )
         rule_score = test[problem.baseline_col].fillna(-np.inf).to_numpy(float)
         rule = evaluate.classification_metrics(
@@ -176,13 +257,15 @@ def train_classifier(
     return Trained(
         model,
         problem,
-        split,
+        sp,
         threshold,
         metrics,
         baselines,
         test,
-        int(train_m.sum()),
-        {**chosen, "best_iteration": int(model.best_iteration or 0)},
+        len(train),
+        len(fit),
+        len(val),
+        {**chosen, "n_estimators": trees, "early_stopping_rounds": None, "best_iteration": trees},
     )
 
 
@@ -203,39 +286,79 @@ def train_regressor(
     frame: pd.DataFrame,
     problem: Problem,
     *,
-    split: evaluate.TimeSplit,
+    holdout: Holdout = Holdout(),
+    gap: float = 0.0,
     params: dict | None = None,
+    coverage: float = 0.9,
+    lower: float = -np.inf,
+    upper: float = np.inf,
 ) -> Trained:
-    """Fit `label_col` (a number, e.g. capped RUL in hours) with the same time split as the
-    classifier; the baseline is the training mean."""
-    frame = frame.sort_values(problem.time_col).reset_index(drop=True)
-    train_m, test_m = evaluate.masks(frame[problem.time_col], split)
-    train, test = frame[train_m].reset_index(drop=True), frame[test_m].reset_index(drop=True)
+    """Fit `label_col` (a number, e.g. remaining useful life capped at `upper`) and evaluate it
+    on the held-out rows beside the training mean, with conformal intervals at `coverage`
+    (widths from the validation slice, `ml.conformal`) and their coverage measured on the test
+    rows. Held out by unit or given, each test unit is also scored once, at its last observed
+    time (cut at random when held out whole), as run-to-failure benchmarks are (`last`)."""
+    problem = problem.resolved(frame)
+    frame = frame[frame[problem.label_col].notna()]
+    if holdout.test is not None:
+        problem.resolved(holdout.test)
+        holdout = replace(holdout, test=holdout.test[holdout.test[problem.label_col].notna()])
+    train, test, sp = _sides(frame, problem, holdout, gap)
     if train.empty:
-        raise ValueError("no training rows with a known target")
-    fit_m, val_m = _validation_split(train[problem.time_col], pd.Timedelta(0))
+        raise ValueError(f"no training rows with a known {problem.label_col!r}")
+    fit, val = _validation(train, problem, sp, gap, holdout.seed)
+    y = lambda d: d[problem.label_col].to_numpy(float)  # noqa: E731
     chosen = {**CLASSIFIER_PARAMS, **(params or {}), "eval_metric": "rmse"}
-    names = vocabulary(train[fit_m], problem)
-    model = xgb.XGBRegressor(**chosen)
-    model.fit(
-        encode(train[fit_m], names),
-        train.loc[fit_m, problem.label_col],
-        eval_set=[(encode(train[val_m], names), train.loc[val_m, problem.label_col])],
-        verbose=False,
+    inputs = encoding.vocabulary(train, problem.feature_cols, problem.categorical_cols)
+    w = _weights(problem)
+    first, model, trees = _fit_twice(xgb.XGBRegressor, chosen, inputs, fit, val, train, y, w)
+    interval = conformal.calibrate(
+        y(val), np.clip(encoding.prediction(first, val), lower, upper), coverage=coverage
     )
-    test = test.assign(score=model.predict(encode(test, names)))
-    y = test[problem.label_col].to_numpy(float)
+    score = np.clip(encoding.prediction(model, test), lower, upper)
+    low, high = interval.bounds(score, lower=lower, upper=upper)
+    test = test.assign(score=score, low=low, high=high)
     mean = float(train[problem.label_col].mean())
+    test["baseline_train_mean"] = mean
+    metrics = evaluate.regression_metrics(y(test), score)
+    measured = conformal.measure(y(test), low, high)
+    metrics |= {"interval_coverage": measured["coverage"], "interval_width": measured["width"]}
+    last = {}
+    if sp.kind in ("group", "given"):
+        t = sp.axis.values(test[problem.time_col])
+        rows = evaluate.last_observed(
+            test,
+            id_col=problem.id_col,
+            t=t,
+            target=problem.label_col,
+            cut=sp.kind == "group",
+            seed=holdout.seed,
+        )
+        last = {
+            "model": evaluate.regression_metrics(y(rows), rows["score"].to_numpy()),
+            "train_mean": evaluate.regression_metrics(y(rows), np.full(len(rows), mean)),
+        }
     return Trained(
         model,
         problem,
-        split,
+        sp,
         None,
-        evaluate.regression_metrics(y, test["score"].to_numpy()),
-        {"train_mean": evaluate.regression_metrics(y, np.full(len(y), mean))},
+        metrics,
+        {"train_mean": evaluate.regression_metrics(y(test), np.full(len(test), mean))},
         test,
-        int(train_m.sum()),
-        {**chosen, "best_iteration": int(model.best_iteration or 0)},
+        len(train),
+        len(fit),
+        len(val),
+        {
+            **chosen,
+            "n_estimators": trees,
+            "early_stopping_rounds": None,
+            "best_iteration": trees,
+            "target_lower": lower,
+            "target_upper": upper,
+        },
+        interval,
+        last,
     )
 
 
@@ -251,8 +374,3 @@ def binomial_rows(
     )
     both = pd.concat([pos, neg], ignore_index=True)
     return both[both["weight"] > 0].reset_index(drop=True)
-
-
-def inputs_for(model: xgb.XGBModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` encoded for a saved model, from the model's own feature names."""
-    return encode(frame, list(model.get_booster().feature_names or []))

@@ -102,6 +102,19 @@ GROUP BY shift_name, product_id ORDER BY shift_name, product_id""",
             Column("horizon_h", "double", "prediction horizon (h)", nullable=False),
             Column("rul_h", "double", "predicted remaining useful life (h), capped at rul_cap_h"),
             Column("rul_cap_h", "double", "the cap of the RUL model (h)"),
+            Column(
+                "rul_low_h",
+                "double",
+                "lower end of the RUL interval (h): split-conformal, widths per band of "
+                "predicted RUL, calibrated on rows the model was not fitted on",
+            ),
+            Column("rul_high_h", "double", "upper end of the RUL interval (h)"),
+            Column(
+                "rul_interval_coverage",
+                "double",
+                "the share of true RULs the interval is built to hold (e.g. 0.9); the coverage "
+                "measured on the holdout is in the RUL model's card",
+            ),
             MODEL_NAME,
             MODEL_VERSION,
             Column("rul_model_version", "string", "registry version of the RUL model"),
@@ -113,7 +126,8 @@ GROUP BY shift_name, product_id ORDER BY shift_name, product_id""",
         examples=(
             """-- Machines most at risk now: the latest prediction of each
 SELECT equipment_id, hour_start, round(failure_probability, 3) AS p_fail_24h,
-       round(rul_h) AS rul_h, alarm, model_version
+       round(rul_h) AS rul_h, round(rul_low_h) AS rul_low_h, round(rul_high_h) AS rul_high_h,
+       alarm, model_version
 FROM gold.maintenance_predictions
 QUALIFY row_number() OVER (PARTITION BY equipment_id ORDER BY hour_start DESC) = 1
 ORDER BY failure_probability DESC""",

@@ -21,20 +21,27 @@ def _model_result(report, lake) -> dg.MaterializeResult:
     from mlflow import get_tracking_uri
 
     c = report.classifier
-    return dg.MaterializeResult(
-        metadata={
-            "registered_model": report.name,
-            "version": report.version,
-            "role": "champion" if report.decision.promoted else "challenger",
-            "gate": report.decision.reason,
-            "mlflow_run_id": report.run_id,
-            "tracking_uri": get_tracking_uri(),
-            "train_window": f"{c.split.train_start} – {c.split.train_end}",
-            "holdout_window": f"{c.split.test_start} – {c.split.test_end}",
-            "train_seconds": round(report.train_seconds, 2),
-            "holdout_metrics": _md(report.table()),
+    meta = {
+        "registered_model": report.name,
+        "version": report.version,
+        "role": "champion" if report.decision.promoted else "challenger",
+        "gate": report.decision.reason,
+        "mlflow_run_id": report.run_id,
+        "tracking_uri": get_tracking_uri(),
+        "train_window": f"{c.axis.show(c.split.train_start)} – {c.axis.show(c.split.train_end)}",
+        "holdout_window": f"{c.axis.show(c.split.test_start)} – {c.axis.show(c.split.test_end)}",
+        "train_rows": c.train_rows,
+        "train_seconds": round(report.train_seconds, 2),
+        "holdout_metrics": _md(report.table()),
+    }
+    rul = getattr(report, "rul_decision", None)
+    if rul is not None:
+        meta |= {
+            "rul_version": report.rul_version,
+            "rul_role": "champion" if rul.promoted else "challenger",
+            "rul_gate": rul.reason,
         }
-    )
+    return dg.MaterializeResult(metadata=meta)
 
 
 @dg.asset(

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import drift, evaluate
-from ml.labels import label_failures
+from ml import drift, evaluate, splits
+from ml.labels import FAILS, RUL, label_failures
+from ml.timeaxis import TimeAxis
 
 T0 = pd.Timestamp("2026-03-01 00:00")
 
@@ -28,23 +29,23 @@ def test_failure_labels_look_ahead_from_the_end_of_each_hour():
         }
     )
     out = label_failures(
-        hours(48), failures, id_col="equipment_id", time_col="hour_start", rul_cap_h=24
+        hours(48), failures, id_col="equipment_id", time_col="hour_start", rul_cap=24
     )
     by_hour = out.set_index(out["hour_start"].sub(T0) // pd.Timedelta(hours=1))
     # hour 5 ends at 6 h: the failure is 24 h later, inside the horizon (24 h, inclusive)
-    assert by_hour.loc[5, "fails_within_h"] == 1
-    assert by_hour.loc[4, "fails_within_h"] == 0  # ends at 5 h: 25 h ahead
-    assert by_hour.loc[6, "rul_h"] == 23  # ends 7 h, failure at 30 h
-    assert by_hour.loc[4, "rul_h"] == 24  # 25 h, capped at 24
-    # hours ending at 30 h (in the hour before) and during the repair
-    assert by_hour.loc[29, "fails_within_h"] == 0  # ends exactly at the start: not after it
-    assert by_hour.loc[29, "in_failure"]  # the failure started at its end (30 h)
+    assert by_hour.loc[5, FAILS] == 1
+    assert by_hour.loc[4, FAILS] == 0  # ends at 5 h: 25 h ahead
+    assert by_hour.loc[6, RUL] == 23  # ends 7 h, failure at 30 h
+    assert by_hour.loc[4, RUL] == 24  # 25 h, capped at 24
+    # the hour ending as the failure starts: RUL 0, it fails within the horizon, not in repair
+    assert by_hour.loc[29, FAILS] == 1 and by_hour.loc[29, RUL] == 0
+    assert not by_hour.loc[29, "in_failure"]
     assert by_hour.loc[30, "in_failure"]  # ends at 31 h, in the repair
     assert not by_hour.loc[31, "in_failure"]  # ends at 32 h, as the repair ends
     # after the failure no other: the last hours' labels are unknown, RUL censored
-    assert not by_hour.loc[47, "label_known"] and np.isnan(by_hour.loc[47, "rul_h"])
+    assert not by_hour.loc[47, "label_known"] and np.isnan(by_hour.loc[47, RUL])
     assert by_hour.loc[23, "label_known"]  # ends 24 h, horizon to 48 h = end of data
-    assert by_hour.loc[33, "rul_h"] != by_hour.loc[33, "rul_h"]  # NaN: 14 h left < cap 24
+    assert np.isnan(by_hour.loc[33, RUL])  # 14 h left < cap 24
 
 
 def test_an_equipment_without_failures_gets_zero_labels():
@@ -54,15 +55,15 @@ def test_an_equipment_without_failures_gets_zero_labels():
         id_col="equipment_id",
         time_col="hour_start",
     )
-    assert out["fails_within_h"].sum() == 0 and not out["in_failure"].any()
+    assert out[FAILS].sum() == 0 and not out["in_failure"].any()
 
 
 def test_time_split_purges_the_label_horizon_before_the_holdout():
     t = pd.Series([T0 + pd.Timedelta(hours=h) for h in range(101)])
-    split = evaluate.time_split(t, test_fraction=0.3, gap=pd.Timedelta(hours=24))
-    assert split.test_start == T0 + pd.Timedelta(hours=70)
-    assert split.train_end == T0 + pd.Timedelta(hours=46)
-    train, test = evaluate.masks(t, split)
+    x = TimeAxis.of(t.to_frame("t"), "t").values(t)
+    train, test = splits.by_time(x, test_fraction=0.3, gap=24)
+    assert x[test].min() == x[0] + 70  # the holdout starts at hour 70
+    assert x[train].max() == x[0] + 45  # hours before 70 − 24 train
     assert train.sum() == 46 and test.sum() == 31 and not (train & test).any()
 
 
@@ -82,18 +83,20 @@ def test_lead_time_counts_failures_with_an_alarm_in_the_horizon_before_them():
     failures = pd.DataFrame(
         {"equipment_id": ["m1", "m1"], "start_time": [T0 + pd.Timedelta(hours=h) for h in (30, 45)]}
     )
+    axis = TimeAxis.of(rows, "hour_start")
     out = evaluate.lead_times(
         rows,
         failures,
         id_col="equipment_id",
-        time_col="hour_start",
+        t=axis.values(rows["hour_start"]),
+        event_t=axis.values(failures["start_time"]),
         alarm_col="alarm",
-        horizon_h=24,
+        horizon=24,
     )
     # the failure at 45 h had no alarm in (21 h, 45 h]; the alarm ending at 26 h is too late?
     # no: 26 h is inside (21, 45] -> caught with 19 h lead; 30 h: earliest alarm end 21 h -> 9 h
     assert out["failures"] == 2 and out["failures_caught"] == 2
-    assert out["lead_time_median_h"] == pytest.approx(14.0)
+    assert out["lead_time_median"] == pytest.approx(14.0)
 
 
 def test_psi_is_zero_for_the_same_sample_and_large_for_a_shift():
