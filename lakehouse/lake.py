@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # One catalog per process (in-memory): which lake folder each registered name points at.
 _registered: dict[str, Path] = {}
+_evolved: set[Path] = set()  # tables whose columns were checked against the catalog
 
 
 class SchemaMismatchError(ValueError):
@@ -164,6 +165,7 @@ class Lake:
         self._ensure_database(spec.layer)
         if self.exists(name):
             self._register(spec)
+            self._add_new_columns(spec)
             return False
         path = self.path(name)
         builder = (
@@ -185,6 +187,28 @@ class Lake:
             log.info("%s was created concurrently by another process", name)
         self._register(spec)
         return True
+
+    def _add_new_columns(self, spec: TableSpec) -> None:
+        """Columns the catalog declares and an existing table lacks are added to it (nullable,
+        with their description), once per process: a lake written by an earlier release takes
+        the new columns instead of refusing every write. Removed or retyped columns are left to
+        a person (a rebuild), never done silently."""
+        path = self.path(spec.full_name)
+        if path in _evolved:
+            return
+        have = {f.name for f in self.spark.table(spec.full_name).schema.fields}
+        missing = [f for f in spec.schema.fields if f.name not in have]
+        if missing:
+            columns = ", ".join(
+                f"`{f.name}` {f.dataType.simpleString()} COMMENT "
+                f"'{(f.metadata.get('comment') or '').replace(chr(39), '')}'"
+                for f in missing
+            )
+            self.spark.sql(f"ALTER TABLE {spec.full_name} ADD COLUMNS ({columns})")
+            log.info(
+                "%s: added the catalog's new columns %s", spec.full_name, [f.name for f in missing]
+            )
+        _evolved.add(path)
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, name: str) -> DataFrame:

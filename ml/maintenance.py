@@ -53,7 +53,7 @@ class Report:
         rul = {}
         if self.rul:
             u = self.rul.axis.unit
-            rul = {f"rul_{k}_{u}": v for k, v in self.rul.metrics.items() if k != "rows"}
+            rul = {_rul_name(k, u): v for k, v in self.rul.metrics.items() if k != "rows"}
             rul |= {f"rul_last_{k}": v for k, v in self.rul.last.get("model", {}).items()}
         label = f"{self.name} v{self.version}" if self.version else "model"
         c = self.classifier
@@ -66,11 +66,18 @@ class Report:
             rows.append(
                 {
                     "model": "baseline: RUL = training mean",
-                    **{f"rul_{k}_{u}": v for k, v in mean.items() if k != "rows"},
+                    **{_rul_name(k, u): v for k, v in mean.items() if k != "rows"},
                     **{f"rul_last_{k}": v for k, v in self.rul.last.get("train_mean", {}).items()},
                 }
             )
         return pd.DataFrame(rows)
+
+
+def _rul_name(metric: str, unit: str) -> str:
+    """`rul_rmse_h`: a metric in the time unit carries it; a score or a share does not."""
+    return (
+        f"rul_{metric}_{unit}" if metric in ("rmse", "mae", "interval_width") else f"rul_{metric}"
+    )
 
 
 def fit_maintenance(

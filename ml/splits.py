@@ -30,6 +30,16 @@ class Split:
     test_units: int
     held_out: tuple[str, ...] = ()  # the units of the test side (a split by unit)
 
+    @property
+    def train_window(self) -> tuple:
+        """(first, end) of the training side as values of the time column."""
+        return self.axis.point(self.train_start), self.axis.point(self.train_end)
+
+    @property
+    def test_window(self) -> tuple:
+        """(first, last) of the test side as values of the time column."""
+        return self.axis.point(self.test_start), self.axis.point(self.test_end)
+
     def as_params(self) -> dict[str, str]:
         shown = {
             k: self.axis.show(getattr(self, k))

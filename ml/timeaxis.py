@@ -60,6 +60,10 @@ class TimeAxis:
             return out
         return pd.to_numeric(series).to_numpy(dtype=float)
 
+    def point(self, x: float) -> pd.Timestamp | float:
+        """A position as a value of the time column: a timestamp, or the number."""
+        return pd.Timestamp(round(x * _NS_PER_HOUR)) if self.is_datetime else float(x)
+
     def show(self, x: float) -> str:
         """A position as a reader expects it: a timestamp, or a number with its unit."""
         if not np.isfinite(x):

@@ -73,8 +73,9 @@ print(f"champion before training: v{before.version} (run {before.run_id})" if be
 # %%
 report = quality.train_quality(lake)
 clf = report.classifier
-print(f"{report.rows} batches; train {clf.split.train_start} – {clf.split.train_end}, holdout "
-      f"{clf.split.test_start} – {clf.split.test_end}; {report.train_seconds:.1f} s")
+(train_start, train_end), (test_start, test_end) = clf.split.train_window, clf.split.test_window
+print(f"{report.rows} batches; train {train_start} – {train_end}, holdout "
+      f"{test_start} – {test_end}; {report.train_seconds:.1f} s")
 
 # %% [markdown]
 # ### Holdout metrics beside the base rate

@@ -89,6 +89,16 @@ def test_models_train_register_gate_and_score_through_dagster(small_lake, tracki
     preds = small_lake.read("gold.maintenance_predictions").where(f"event_date = DATE'{day}'")
     features = small_lake.read("gold.asset_health_features").where(f"event_date = DATE'{day}'")
     assert preds.count() == features.count() > 0
+    # remaining life with its conformal interval, as the RUL champion's card measured it
+    assert (
+        preds.where(
+            "rul_low_h IS NULL OR NOT (rul_low_h <= rul_h AND rul_h <= rul_high_h) "
+            "OR rul_interval_coverage != 0.9"
+        ).count()
+        == 0
+    )
+    rul_card = tracking.get_model_version_by_alias(maintenance.RUL_NAME, "champion").description
+    assert "conformal" in rul_card and "RMSE" in rul_card
     assert {
         (r.model_name, r.model_version)
         for r in preds.select("model_name", "model_version").distinct().collect()
@@ -138,7 +148,7 @@ def test_the_training_entry_point_takes_any_table_with_named_columns(tracking):
         feature_cols=["s1", "s2"],
         label_col="fails_soon",
         rul_col="rul",
-        horizon_h=20,
+        horizon=20,
         baseline_col="s1",
         name="benchmark-maintenance",
         rul_name="benchmark-maintenance-rul",

@@ -197,3 +197,17 @@ def test_insert_new_with_a_lookback_finds_a_key_landed_on_an_earlier_day(lake, s
     # without the lookback the key is looked up in its own day only
     lake.insert_new("bronze.quarantine", received(3, "retained"))
     assert lake.read("bronze.quarantine").count() == 3
+
+
+def test_a_table_of_an_earlier_release_takes_the_catalogs_new_columns(lake, spark):
+    """A lake written before a column was declared: create() adds it (null in old rows), so
+    writes of the new release go through instead of failing on the schema."""
+    path = lake.path("ops.watermarks")
+    old = watermarks(spark, [("a", "b", T0, "k", 1, T0)]).drop("watermark_key")
+    old.write.format("delta").save(str(path))  # the table as an older catalog made it
+    assert lake.create("ops.watermarks") is False
+    columns = [f.name for f in lake.read("ops.watermarks").schema.fields]
+    assert "watermark_key" in columns
+    lake.append("ops.watermarks", watermarks(spark, [("c", "d", T0, "k2", 2, T0)]))
+    keys = {r.source: r.watermark_key for r in lake.read("ops.watermarks").collect()}
+    assert keys == {"a": None, "c": "k2"}
