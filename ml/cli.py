@@ -11,6 +11,14 @@ app = typer.Typer(help="Train, score and inspect the ML models.", add_completion
 console = Console()
 
 
+def _registry() -> None:
+    """MLflow pointed at the lake's store, without starting Spark."""
+    from lakehouse.settings import get_settings
+    from ml import registry
+
+    registry.configure(get_settings().lake_root)
+
+
 def _lake():
     from lakehouse.lake import open_lake
     from ml import registry
@@ -78,7 +86,7 @@ def promote(
 
     from ml import registry
 
-    _lake()
+    _registry()
     try:
         before = registry.promote(name, version, reason)
     except mlflow.exceptions.MlflowException as e:
@@ -94,7 +102,7 @@ def models() -> None:
     """Every registered version with its role, gate decision and holdout PR-AUC."""
     from mlflow import MlflowClient
 
-    _lake()
+    _registry()
     client = MlflowClient()
     for rm in client.search_registered_models():
         champion = rm.aliases.get("champion")

@@ -368,3 +368,23 @@ def test_model_cards_describe_the_data_they_were_given(store):
         assert "gold.asset_health_features" not in text and "simulated" not in text
     assert "whole units" in card and "`mode` (categorical)" in card
     assert "last observed time" in rul_card and "conformal" in rul_card
+
+
+def test_plantlake_ml_promote_moves_the_alias_and_names_an_unknown_version(store, monkeypatch):
+    from typer.testing import CliRunner
+
+    from lakehouse.settings import load_settings
+    from ml.cli import app
+
+    kw = dict(id_col="unit", time_col="cycle", time_unit="cycles", split="group", name="m")
+    for _ in range(2):
+        fit_maintenance(fleet(20), feature_cols=["s[1]"], label_col="fails_soon", **kw)
+    root = registry._artifact_root.parent.parent  # the lake of the store fixture
+    monkeypatch.setattr("lakehouse.settings.get_settings", lambda: load_settings(lake_root=root))
+    result = CliRunner().invoke(app, ["promote", "m", "2", "--reason", "checked by hand"])
+    assert result.exit_code == 0, result.output
+    assert "m v2 is champion (was v1): checked by hand" in result.output
+    assert str(store.get_model_version_by_alias("m", "champion").version) == "2"
+    assert "promoted by hand" in store.get_model_version("m", "2").tags["gate"]
+    result = CliRunner().invoke(app, ["promote", "m", "9", "--reason", "x"])
+    assert result.exit_code == 1 and "m v9" in result.output
