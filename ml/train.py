@@ -20,7 +20,6 @@ import pandas as pd
 import xgboost as xgb
 
 from ml import conformal, encoding, evaluate, splits
-from ml.encoding import inputs_for  # noqa: F401 (kept for callers of ml.train)
 from ml.timeaxis import TimeAxis
 
 log = logging.getLogger(__name__)

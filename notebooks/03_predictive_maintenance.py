@@ -124,7 +124,7 @@ print(f"{report.rows} labelled hours; train {train_start} – {train_end} "
 # %%
 table = report.table()
 table[[c for c in ["model", "pr_auc", "roc_auc", "brier", "ece", "precision", "recall", "threshold",
-                   "positive_rate", "failures", "failures_caught", "lead_time_median_h",
+                   "positive_rate", "failures", "failures_caught", "lead_time_median",
                    "rul_rmse_h", "rul_mae_h", "rul_interval_coverage", "rul_interval_width_h"]
        if c in table]].round(3)
 
