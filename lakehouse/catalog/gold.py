@@ -500,10 +500,12 @@ ORDER BY kwh_per_good_unit / avg_kwh_per_good_unit DESC""",
             ),
             days=True,
         ),
-        description="Per equipment and hour: rolling statistics of vibration, temperature and "
-        "power, running time, stops, parts and time since maintenance: the input of the ML models. "
+        description="Per equipment and hour: statistics of vibration, temperature and power in "
+        "the hour and over the last 24 hours (means, maxima, slopes), tool wear and its rate, "
+        "running time, stops, parts and time since maintenance: the input of the ML models. "
         "Analog statistics are taken over 1-minute means, so a 10 s feed and a 1-minute historian "
-        "export give the same features.",
+        "export give the same features. The 24-hour columns cover the hour and the 23 before it "
+        "(transforms.sequences.sequence_features, causal: no later hour is used).",
         grain="one equipment × UTC hour",
         columns=(
             EQUIPMENT_ID,
@@ -515,14 +517,46 @@ ORDER BY kwh_per_good_unit / avg_kwh_per_good_unit DESC""",
             ),
             Column("vibration_max_mm_s", "double", "its highest 1-minute mean (mm/s)"),
             Column(
-                "vibration_mean_24h_mm_s", "double", "mean over the last 24 hours incl. this one"
+                "vibration_mean_24h_mm_s",
+                "double",
+                "mean of the 1-minute means over the last 24 hours, this one included (mm/s)",
             ),
-            Column("vibration_trend_24h_mm_s", "double", "this hour's mean − the 24-hour mean"),
+            Column(
+                "vibration_trend_24h_mm_s", "double", "this hour's mean − the 24-hour mean (mm/s)"
+            ),
+            Column(
+                "vibration_max_24h_mm_s",
+                "double",
+                "highest 1-minute mean vibration over the last 24 hours (mm/s)",
+            ),
+            Column(
+                "vibration_slope_24h_mm_s_per_h",
+                "double",
+                "least-squares slope of the hourly mean vibration against time over the last "
+                "24 hours, per hour; null with fewer than 2 hours of data (mm/s/h)",
+            ),
             Column("temperature_mean_c", "double", "mean temperature in the hour (°C)"),
             Column("temperature_max_c", "double", "highest 1-minute mean temperature (°C)"),
-            Column("temperature_mean_24h_c", "double", "mean over the last 24 hours (°C)"),
+            Column(
+                "temperature_mean_24h_c",
+                "double",
+                "mean of the 1-minute means over the last 24 hours, this one included (°C)",
+            ),
+            Column(
+                "temperature_slope_24h_c_per_h",
+                "double",
+                "least-squares slope of the hourly mean temperature against time over the last "
+                "24 hours, per hour; null with fewer than 2 hours of data (°C/h)",
+            ),
             Column("power_mean_kw", "double", "mean power in the hour (kW)"),
             Column("tool_wear_pct", "double", "last tool/bearing wear estimate in the hour (%)"),
+            Column(
+                "tool_wear_rate_24h_pct_per_h",
+                "double",
+                "wear rate: least-squares slope of tool_wear_pct against time over the last 24 "
+                "hours, per hour; a tool change in the window pulls it down; null with fewer "
+                "than 2 hours of data (%/h)",
+            ),
             Column("run_s", "double", "time running in the hour (s)"),
             Column("unplanned_stops", "bigint", "unplanned stops starting in the hour"),
             Column("parts_produced", "bigint", "parts produced in the hour"),

@@ -1,15 +1,26 @@
-"""Asset-health features per equipment and hour: the input of the predictive-maintenance models."""
+"""Asset-health features per equipment and hour: the input of the predictive-maintenance models.
+
+Spark reduces the readings, states and counts to one row per equipment and hour; that small
+table goes to the driver, where `transforms.sequences` adds the 24-hour features."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
-from pyspark.sql import DataFrame, Window
+import pandas as pd
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from transforms.columns import conform
+from lakehouse.catalog import get_table
+from transforms.columns import conform, utc_date
+from transforms.sequences import sequence_features
 
+TABLE = "gold.asset_health_features"
 ANALOG = {"vibration_mm_s": "vibration", "temperature_c": "temperature", "power_kw": "power"}
+# the rolling window; silver.readings is read from the day before the days built (before=1),
+# so every hour built has its whole window
+WINDOW = "24h"
 
 
 def _hours_overlapping(states: DataFrame) -> DataFrame:
@@ -33,22 +44,9 @@ def _hours_overlapping(states: DataFrame) -> DataFrame:
     return split.select("equipment_id", "hour_start", "state", seconds.alias("seconds"))
 
 
-def asset_health_features(
-    readings: DataFrame,
-    states: DataFrame,
-    counts: DataFrame,
-    equipment: DataFrame,
-    *,
-    day_from: date | None = None,
-    day_to: date | None = None,
-) -> DataFrame:
-    """gold.asset_health_features for hours in [day_from, day_to] (UTC dates, inclusive).
-
-    Inputs should reach 24 hours before day_from (the rolling means) and, for the states, back
-    to the last planned maintenance (hours_since_maintenance is null when none is seen).
-
-    >>> asset_health_features(readings, states, counts, equipment, day_from=d, day_to=d)
-    """
+def _analog_hours(readings: DataFrame) -> DataFrame:
+    """Per equipment and hour: mean, std, max, sum and count of the 1-minute means of each
+    analog tag (`vibration_mean`, …, `power_n`), and the last tool wear of the hour."""
     # Statistics of 1-minute means: the same features from a 10 s live feed and a 1 min
     # historian export (a model trained on one scores the other without a shift in std or max).
     minutes = (
@@ -61,8 +59,7 @@ def asset_health_features(
         )
     )
     hour = F.date_trunc("hour", "minute").alias("hour_start")
-    analog = minutes
-    stats = analog.groupBy("equipment_id", hour).agg(
+    return minutes.groupBy("equipment_id", hour).agg(
         *[
             agg
             for tag, name in ANALOG.items()
@@ -79,23 +76,75 @@ def asset_health_features(
             F.when(F.col("tag") == "tool_wear_pct", F.col("event_time")),
         ).alias("tool_wear_pct"),
     )
-    day24 = (
-        Window.partitionBy("equipment_id")
-        .orderBy(F.unix_timestamp("hour_start"))
-        .rangeBetween(-23 * 3600, 0)
+
+
+def _with_24h(hours: pd.DataFrame, maintenance_ends: pd.DataFrame) -> pd.DataFrame:
+    """`hours` (one row per equipment and hour) with the 24-hour features and the hours since
+    maintenance, as the catalog names them."""
+    window = dict(id_col="equipment_id", time_col="hour_start", spans=(WINDOW,))
+    sums = ["vibration_sum", "vibration_n", "temperature_sum", "temperature_n"]
+    hours = sequence_features(hours, columns=sums, stats=("sum",), **window)
+    hours = sequence_features(hours, columns=["vibration_max"], stats=("max",), **window)
+    hours = sequence_features(
+        hours,
+        columns=["vibration_mean", "temperature_mean", "tool_wear_pct"],
+        stats=("slope",),
+        events=maintenance_ends,
+        event_time_col="end_time",
+        event_name="maintenance",
+        **window,
+    )
+    # the mean of the 1-minute means in 24 h (Σ values / Σ minutes), as each hour's own mean
+    vibration_24h = hours["vibration_sum_sum_24h"] / hours["vibration_n_sum_24h"]
+    return hours.assign(
+        vibration_mean_mm_s=hours["vibration_mean"],
+        vibration_std_mm_s=hours["vibration_std"],
+        vibration_max_mm_s=hours["vibration_max"],
+        vibration_mean_24h_mm_s=vibration_24h,
+        vibration_trend_24h_mm_s=hours["vibration_mean"] - vibration_24h,
+        vibration_max_24h_mm_s=hours["vibration_max_max_24h"],
+        vibration_slope_24h_mm_s_per_h=hours["vibration_mean_slope_24h"],
+        temperature_mean_c=hours["temperature_mean"],
+        temperature_max_c=hours["temperature_max"],
+        temperature_mean_24h_c=hours["temperature_sum_sum_24h"] / hours["temperature_n_sum_24h"],
+        temperature_slope_24h_c_per_h=hours["temperature_mean_slope_24h"],
+        power_mean_kw=hours["power_mean"],
+        tool_wear_rate_24h_pct_per_h=hours["tool_wear_pct_slope_24h"],
     )
 
-    def rolling(name: str) -> F.Column:
-        return F.sum(f"{name}_sum").over(day24) / F.sum(f"{name}_n").over(day24)
 
-    stats = stats.select(
-        "*",
-        rolling("vibration").alias("vibration_mean_24h_mm_s"),
-        rolling("temperature").alias("temperature_mean_24h_c"),
-    )
-    in_hours = _hours_overlapping(states)
-    run = in_hours.groupBy("equipment_id", "hour_start").agg(
-        F.sum(F.when(F.col("state") == "running", F.col("seconds")).otherwise(0.0)).alias("run_s")
+def asset_health_features(
+    readings: DataFrame,
+    states: DataFrame,
+    counts: DataFrame,
+    equipment: DataFrame,
+    *,
+    day_from: date | None = None,
+    day_to: date | None = None,
+) -> DataFrame:
+    """gold.asset_health_features for hours in [day_from, day_to] (UTC dates, inclusive).
+
+    Inputs should reach 24 hours before day_from (the rolling windows) and, for the states,
+    back to the last planned maintenance (hours_since_maintenance is null when none is seen).
+    The hours from day_from − 1 day to day_to are collected to the driver (one row per
+    equipment and hour), where `sequence_features` computes the 24-hour columns: Spark's
+    Python workers cannot run a pandas UDF here (their interpreter has no pyarrow).
+
+    >>> asset_health_features(readings, states, counts, equipment, day_from=d, day_to=d)
+    """
+    stats = _analog_hours(readings)
+    if day_from is not None:
+        stats = stats.where(utc_date(F.col("hour_start")) >= F.lit(day_from - timedelta(days=1)))
+    if day_to is not None:
+        stats = stats.where(utc_date(F.col("hour_start")) <= F.lit(day_to))
+    run = (
+        _hours_overlapping(states)
+        .groupBy("equipment_id", "hour_start")
+        .agg(
+            F.sum(F.when(F.col("state") == "running", F.col("seconds")).otherwise(0.0)).alias(
+                "run_s"
+            )
+        )
     )
     stops = (
         states.where(F.col("state") == "unplanned_stop")
@@ -108,52 +157,58 @@ def asset_health_features(
     machines = equipment.where("is_current AND (kind IS NULL OR kind != 'energy_meter')").select(
         "equipment_id", "kind"
     )
-    frame = (
+    hourly = (
         stats.join(machines, "equipment_id")
         .join(run, ["equipment_id", "hour_start"], "left")
         .join(stops, ["equipment_id", "hour_start"], "left")
         .join(parts, ["equipment_id", "hour_start"], "left")
+        .fillna({"run_s": 0.0, "unplanned_stops": 0, "parts_produced": 0})
     )
-    if day_from is not None:
-        frame = frame.where(F.col("hour_start") >= F.lit(day_from).cast("timestamp"))
-    if day_to is not None:
-        frame = frame.where(F.to_date("hour_start") <= F.lit(day_to))
-    maintenance = states.where(
+    maintenance_ends = states.where(
         (F.col("state") == "planned_stop")
         & (F.col("reason_code") == "planned_maintenance")
         & F.col("end_time").isNotNull()
-    ).select(F.col("equipment_id").alias("_eq"), F.col("end_time").alias("_maint_end"))
-    last_maint = (
-        frame.select("equipment_id", "hour_start")
-        .join(
-            maintenance,
-            (F.col("_eq") == F.col("equipment_id")) & (F.col("_maint_end") <= F.col("hour_start")),
-        )
-        .groupBy("equipment_id", "hour_start")
-        .agg(F.max("_maint_end").alias("_maint_end"))
+    ).select("equipment_id", "end_time")
+    features = _with_24h(_to_pandas(hourly, "hour_start"), _to_pandas(maintenance_ends, "end_time"))
+    out = _to_spark(features, hourly.sparkSession)
+    if day_from is not None:
+        out = out.where(F.col("event_date") >= F.lit(day_from))
+    return conform(out, TABLE)
+
+
+# -- the round trip through the driver -------------------------------------------------------
+# Times travel as epoch microseconds (bigint): no session or driver time zone enters them.
+def _to_pandas(df: DataFrame, time_col: str) -> pd.DataFrame:
+    """`df` collected, `time_col` as naive UTC datetime64."""
+    others = [c for c in df.columns if c != time_col]
+    out = df.select(*others, F.unix_micros(time_col).alias("_us")).toPandas()
+    out[time_col] = pd.to_datetime(out.pop("_us").astype("int64"), unit="us")
+    return out
+
+
+def _to_spark(features: pd.DataFrame, spark) -> DataFrame:
+    """The catalog's columns of `features` as a Spark DataFrame; NaN (no value) as null."""
+    fields = [
+        f for f in get_table(TABLE).schema.fields if f.name not in ("hour_start", "event_date")
+    ]
+    schema = T.StructType(
+        [
+            T.StructField("hour_us", T.LongType()),
+            *[T.StructField(f.name, f.dataType) for f in fields],
+        ]
     )
-    out = frame.join(last_maint, ["equipment_id", "hour_start"], "left").select(
-        "equipment_id",
-        "hour_start",
-        "kind",
-        F.col("vibration_mean").alias("vibration_mean_mm_s"),
-        F.col("vibration_std").alias("vibration_std_mm_s"),
-        F.col("vibration_max").alias("vibration_max_mm_s"),
-        "vibration_mean_24h_mm_s",
-        (F.col("vibration_mean") - F.col("vibration_mean_24h_mm_s")).alias(
-            "vibration_trend_24h_mm_s"
-        ),
-        F.col("temperature_mean").alias("temperature_mean_c"),
-        F.col("temperature_max").alias("temperature_max_c"),
-        "temperature_mean_24h_c",
-        F.col("power_mean").alias("power_mean_kw"),
-        "tool_wear_pct",
-        F.coalesce("run_s", F.lit(0.0)).alias("run_s"),
-        F.coalesce("unplanned_stops", F.lit(0)).alias("unplanned_stops"),
-        F.coalesce("parts_produced", F.lit(0)).alias("parts_produced"),
-        ((F.unix_timestamp("hour_start") - F.unix_timestamp("_maint_end")) / 3600).alias(
-            "hours_since_maintenance"
-        ),
-        F.to_date("hour_start").alias("event_date"),
+    frame = features.assign(
+        hour_us=features["hour_start"].to_numpy("datetime64[us]").astype("int64")
     )
-    return conform(out, "gold.asset_health_features")
+    df = spark.createDataFrame(frame[schema.fieldNames()], schema)
+    hour_start = F.timestamp_micros("hour_us")
+    return df.select(
+        *[
+            F.nanvl(f.name, F.lit(None).cast("double")).alias(f.name)
+            if isinstance(f.dataType, T.DoubleType)
+            else F.col(f.name)
+            for f in fields
+        ],
+        hour_start.alias("hour_start"),
+        utc_date(hour_start).alias("event_date"),
+    )
