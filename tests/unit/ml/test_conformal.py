@@ -41,3 +41,21 @@ def test_coverage_on_new_rows_is_within_five_points_of_the_target(coverage):
     for b in range(4):
         inside = (yt[band == b] >= low[band == b]) & (yt[band == b] <= high[band == b])
         assert abs(inside.mean() - coverage) <= 0.05
+
+
+def test_one_band_gives_the_interval_of_another_librarys_split_conformal_regressor():
+    """MAPIE (scikit-learn-contrib) as the reference: the same prefit model and calibration
+    rows give the same interval when plantlake uses a single band."""
+    from mapie.regression import SplitConformalRegressor
+
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 10, (1500, 2))
+    y = 2 * x[:, 0] + rng.normal(0, 1 + 0.3 * x[:, 1], 1500)
+    model = xgb.XGBRegressor(n_estimators=50, max_depth=3).fit(x[:800], y[:800])
+    reference = SplitConformalRegressor(model, confidence_level=0.9, prefit=True)
+    reference.conformalize(x[800:1300], y[800:1300])
+    _, bounds = reference.predict_interval(x[1300:])
+    iv = conformal.calibrate(y[800:1300], model.predict(x[800:1300]), coverage=0.9, bands=1)
+    low, high = iv.bounds(model.predict(x[1300:]))
+    assert np.allclose(low, bounds[:, 0, 0], atol=1e-4)
+    assert np.allclose(high, bounds[:, 1, 0], atol=1e-4)
