@@ -25,6 +25,11 @@ SMALL_STOPS = (  # (state, reason, probability, min minutes, max minutes)
     ("unplanned_stop", "quality_hold", 0.05, 15.0, 40.0),
 )
 SUDDEN_MEAN_RUN_S = 12 * 24 * 3600  # electrical faults: about one per 12 days of running
+# Per maintenance cycle: a breakdown when wear crosses a threshold ~ N(mean, sd) (%), and wear
+# grows at the kind's mean rate times a lognormal(0, sigma) factor of the machine and cycle.
+WEAR_THRESHOLD_MEAN_PCT = 100.0
+WEAR_THRESHOLD_SD_PCT = 8.0
+WEAR_RATE_LOG_SD = 0.35
 
 
 @dataclass
@@ -33,6 +38,21 @@ class Failure:
     cause: str
     warned: bool  # True when wear (and so vibration and temperature) rose before it
     repair_s: int
+
+
+@dataclass(frozen=True)
+class WearCycle:
+    """One maintenance cycle of wear, as the simulator drew it (not the threshold: unobservable).
+
+    A cycle is drawn when maintenance or a breakdown repair is decided (`drawn_s`) and applies
+    from when the machine is handed back (`start_s`): wear `start_wear_pct` there, then growing
+    by `wear_per_run_s` (%) per running second.
+    """
+
+    drawn_s: int
+    start_s: float
+    start_wear_pct: float
+    wear_per_run_s: float
 
 
 @dataclass
@@ -68,6 +88,7 @@ class Timeline:
     speed_loss: float
     failures: list[Failure] = field(default_factory=list)
     work_orders: list[WorkOrder] = field(default_factory=list)
+    wear_cycles: list[WearCycle] = field(default_factory=list)  # in the order they were drawn
 
     def interval_index(self, t: np.ndarray) -> np.ndarray:
         return np.clip(
@@ -99,8 +120,11 @@ class _Builder:
         self.wos: list[str] = []
         self.lots: list[str] = []
         self.wear = float(rng.uniform(0, 55))
-        self.wear_rate_s = self.phys.wear_per_run_hour * float(rng.lognormal(0, 0.35)) / 3600
-        self.threshold = float(rng.normal(100, 8))
+        self.wear_rate_s = (
+            self.phys.wear_per_run_hour * float(rng.lognormal(0, WEAR_RATE_LOG_SD)) / 3600
+        )
+        self.threshold = float(rng.normal(WEAR_THRESHOLD_MEAN_PCT, WEAR_THRESHOLD_SD_PCT))
+        self.cycles = [WearCycle(start_s, start_s, self.wear, self.wear_rate_s)]
         self.sudden_left = float(rng.exponential(SUDDEN_MEAN_RUN_S))
         self.speed_loss = float(rng.uniform(0.03, 0.12))
         self.wear_t: list[float] = [start_s]
@@ -155,12 +179,16 @@ class _Builder:
             )
         )
 
-    def _reset_wear(self, t: float) -> None:
+    def _reset_wear(self, t: float, drawn_s: int) -> None:
+        """New wear from t on (maintenance or repair done), decided at drawn_s."""
         self.wear_t += [t, t + 1e-3]
         self.wear_v += [self.wear, 0.0]
         self.wear = 0.0
-        self.threshold = float(self.rng.normal(100, 8))
-        self.wear_rate_s = self.phys.wear_per_run_hour * float(self.rng.lognormal(0, 0.35)) / 3600
+        self.threshold = float(self.rng.normal(WEAR_THRESHOLD_MEAN_PCT, WEAR_THRESHOLD_SD_PCT))
+        self.wear_rate_s = (
+            self.phys.wear_per_run_hour * float(self.rng.lognormal(0, WEAR_RATE_LOG_SD)) / 3600
+        )
+        self.cycles.append(WearCycle(drawn_s, t, 0.0, self.wear_rate_s))
 
     # -- running -----------------------------------------------------------------------------------
     def run(self, a: int, b: int) -> str:
@@ -240,7 +268,7 @@ def build_timeline(
             continue
         if sh.maintenance_end_s > sh.start_s:
             bld.add(sh.start_s, "planned_stop", "planned_maintenance")
-            bld._reset_wear(sh.maintenance_end_s)
+            bld._reset_wear(sh.maintenance_end_s, sh.start_s)
         windows = [(sh.maintenance_end_s, sh.break_start_s), (sh.break_end_s, sh.end_s)]
         for a, b in windows:
             a, b = max(a, start_s), min(b, end_s)
@@ -260,7 +288,7 @@ def build_timeline(
                 if why == "wear":
                     repair = int(bld.rng.uniform(45, 180) * 60)
                     bld.failures.append(Failure(t, "breakdown", True, repair))
-                    bld._reset_wear(t + repair)
+                    bld._reset_wear(t + repair, t)
                     t = bld.stop(t, b, "unplanned_stop", "breakdown", repair)
                 elif why == "sudden":
                     repair = int(bld.rng.uniform(30, 120) * 60)
@@ -310,4 +338,5 @@ def build_timeline(
         bld.speed_loss,
         bld.failures,
         bld.orders,
+        bld.cycles,
     )
