@@ -178,8 +178,9 @@ def main(
             (m.run_id, {**rows["oracle (simulator)"], "rul_rmse": rmse["oracle (simulator)"]}),
             (q.run_id, qrows["oracle (simulator)"]),
         ):
-            with mlflow.start_run(run_id=run_id):
-                registry.log_metrics(oracle, "oracle_")
+            for key, value in oracle.items():
+                if np.isfinite(value):
+                    mlflow.MlflowClient().log_metric(run_id, f"oracle_{key}", float(value))
         print(f"\nwall time {time.perf_counter() - t0:.0f} s; oracle metrics logged as oracle_*")
     finally:
         if keep is None:

@@ -36,6 +36,16 @@ def _epoch(dt: datetime) -> int:
     return int(dt.timestamp())
 
 
+def _first_worked_day_of_period(day: date, site: SiteSpec) -> bool:
+    """Planned maintenance falls on the first worked day of each `maintenance_every_days`
+    period (periods counted from a Monday; with 7, the first shift of the week). Not on a fixed
+    ordinal: with 7 days that would always be the same weekday — a weekend day at every site."""
+    every = max(site.maintenance_every_days, 1)
+    first = day - timedelta(days=(day.toordinal() - 1) % every)  # date(1, 1, 1) is a Monday
+    worked = (first + timedelta(days=i) for i in range(every))
+    return next((d for d in worked if d.weekday() not in site.weekend), None) == day
+
+
 def site_shifts(site: SiteSpec, start_s: int, end_s: int) -> list[Shift]:
     """Every shift of `site` that starts in [start_s, end_s), in time order."""
     tz = ZoneInfo(site.timezone)
@@ -45,7 +55,7 @@ def site_shifts(site: SiteSpec, start_s: int, end_s: int) -> list[Shift]:
     day = first
     while day <= last:
         if day.weekday() not in site.weekend:
-            maintenance_day = (day.toordinal() % max(site.maintenance_every_days, 1)) == 0
+            maintenance_day = _first_worked_day_of_period(day, site)
             for i, spec in enumerate(site.shifts):
                 local_start = datetime.combine(day, spec.start)
                 wall_end = local_start + timedelta(hours=spec.hours)

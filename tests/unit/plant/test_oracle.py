@@ -122,7 +122,7 @@ def test_the_state_at_an_hour_end_does_not_depend_on_later_draws(config, month):
     b = failure_oracle(month, rows["equipment_id"], rows["hour_start"])
     assert np.array_equal(a["wear_pct"], b["wear_pct"])
     assert np.array_equal(a["wear_per_run_h"], b["wear_per_run_h"])
-    assert np.abs(a["p_failure"] - b["p_failure"]).max() < 0.03
+    assert np.abs(a["p_failure"] - b["p_failure"]).max() < 0.05
 
 
 def test_the_wear_read_at_a_shift_end_is_the_simulators(month):
@@ -143,13 +143,25 @@ def test_the_wear_read_at_a_shift_end_is_the_simulators(month):
 
 
 def test_wear_cycles_are_recorded_as_drawn(month):
+    """A new cycle at each breakdown repair and each planned maintenance (weekly, on the first
+    worked day), drawn when decided, starting from wear 0 when the work is done."""
+    maintained = 0
     for m in month.machines:
         cycles = m.timeline.wear_cycles
-        breakdowns = [f for f in m.timeline.failures if f.cause == "breakdown"]
-        assert len(cycles) == 1 + len(breakdowns)  # no worked maintenance day in the demo plant
-        assert [c.drawn_s for c in cycles[1:]] == [f.time_s for f in breakdowns]
-        assert [c.start_s for c in cycles[1:]] == [f.time_s + f.repair_s for f in breakdowns]
+        resets = [(f.time_s, f.time_s + f.repair_s) for f in m.timeline.failures]
+        resets = [
+            r for r, f in zip(resets, m.timeline.failures, strict=True) if f.cause == "breakdown"
+        ]
+        maintenance = [
+            (sh.start_s, sh.maintenance_end_s)
+            for sh in month.shifts[m.spec.site]
+            if sh.maintenance_end_s > sh.start_s and month.start_s <= sh.start_s < month.end_s
+        ]
+        maintained += len(maintenance)
+        expected = sorted(resets + maintenance)
+        assert [(c.drawn_s, c.start_s) for c in cycles[1:]] == expected
         assert all(c.start_wear_pct == 0 for c in cycles[1:])
+    assert maintained >= 4 * len(month.machines)  # a month of weekly maintenance
 
 
 def _lake_quality_rows(model: PlantModel) -> pd.DataFrame:
@@ -303,5 +315,5 @@ def test_the_oracles_bookkeeping_changes_no_draw_of_the_simulator(config):
     model = PlantModel(config, 11, S0, S0 + 3 * DAY)
     assert sum(len(m.timeline.failures) for m in model.machines) > 0
     assert _digest(model, S0 + DAY + 5 * 3600, S0 + DAY + 9 * 3600) == (
-        "6b0e93b0c6d64d79b9678837bbb8c4b7ace3aa5752e7eceb9f8ffbd655e9a5b6"
+        "304a97fad0adc502423d3580402e3b6ccbcc9b28b59a297212a135d49ab4b630"
     )
