@@ -78,8 +78,10 @@ def failure_events(
 
     A failure is an unplanned_stop whose reason is in `failure_reasons`; its intervals that
     silver split at a shift or break boundary (same reason, the next starting exactly where the
-    previous ended) are one failure, in the month of its first interval. `end_time` is null
-    while the failure is still open.
+    previous ended) are one failure, in the month of its first interval. So are its intervals
+    on either side of planned stops (a repair that runs through a break or the night resumes
+    after it): a failure interval continues the last one before it when only planned stops lie
+    between them, without a gap. `end_time` is null while the failure is still open.
     """
     seconds = F.when(F.col("end_time").isNotNull(), F.coalesce("duration_s", F.lit(0.0)))
     intervals = states.select(
@@ -91,11 +93,26 @@ def failure_events(
         F.coalesce(seconds, F.lit(0.0)).alias("seconds"),
     )
     order = Window.partitionBy("equipment_id").orderBy("start_time")
-    continues = (F.lag("end_time").over(order) == F.col("start_time")) & (
-        F.lag("reason_code").over(order) == F.col("reason_code")
+    before = order.rowsBetween(Window.unboundedPreceding, -1)
+    planned = F.col("state") == "planned_stop"
+    # per interval: the last interval before it that is not a planned stop, and whether every
+    # interval since then followed the one before without a gap
+    contiguous = F.coalesce(F.lag("end_time").over(order) == F.col("start_time"), F.lit(False))
+    active = F.when(~planned, F.concat_ws("|", "state", "reason_code"))
+    broken = F.when(~contiguous, F.col("start_time"))
+    marked = intervals.select(
+        "*",
+        F.last(active, ignorenulls=True).over(before).alias("_last_active"),
+        F.last(F.when(~planned, F.col("start_time")), ignorenulls=True)
+        .over(before)
+        .alias("_last_active_start"),
+        F.max(broken).over(order.rowsBetween(Window.unboundedPreceding, 0)).alias("_last_gap"),
+    )
+    continues = (F.col("_last_active") == F.concat_ws("|", "state", "reason_code")) & (
+        F.col("_last_gap").isNull() | (F.col("_last_gap") <= F.col("_last_active_start"))
     )
     pieces = (
-        intervals.where(
+        marked.where(
             (F.col("state") == "unplanned_stop")
             & F.col("reason_code").isin(*[str(r) for r in failure_reasons])
         )

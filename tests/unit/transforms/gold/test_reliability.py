@@ -98,3 +98,31 @@ def test_failure_reasons_are_a_parameter(spark):
     out = reliability(spark.createDataFrame(rows, SCHEMA), failure_reasons=("jam",)).first()
     # only the jam: 1 failure of 1800 s after 2 h running: MTBF 2 h, MTTR 0.5 h
     assert (out.failures, out.repair_s, out.mtbf_h, out.mttr_h) == (1, 1800.0, 2.0, 0.5)
+
+
+def test_a_repair_that_runs_through_a_break_or_the_night_is_one_failure(spark):
+    from transforms.gold.reliability import failure_events
+
+    rows = [
+        interval(PRESS, "2026-03-05 09:00", "2026-03-05 10:00", "running"),
+        # a breakdown repaired through the break: 15 min + 15 min of repair, ONE failure
+        interval(PRESS, "2026-03-05 10:00", "2026-03-05 10:15", "unplanned_stop", "breakdown"),
+        interval(PRESS, "2026-03-05 10:15", "2026-03-05 10:45", "planned_stop", "break"),
+        interval(PRESS, "2026-03-05 10:45", "2026-03-05 11:00", "unplanned_stop", "breakdown"),
+        interval(PRESS, "2026-03-05 11:00", "2026-03-05 21:00", "running"),
+        # and through the night: 1 h before the shift ends, 30 min in the morning
+        interval(PRESS, "2026-03-05 21:00", "2026-03-05 22:00", "unplanned_stop", "breakdown"),
+        interval(PRESS, "2026-03-05 22:00", "2026-03-06 06:00", "planned_stop", "not_scheduled"),
+        interval(PRESS, "2026-03-06 06:00", "2026-03-06 06:30", "unplanned_stop", "breakdown"),
+        interval(PRESS, "2026-03-06 06:30", "2026-03-06 08:00", "running"),
+        # a gap in the data between two breakdown pieces: not known to be one failure
+        interval(PRESS, "2026-03-06 08:00", "2026-03-06 08:10", "unplanned_stop", "breakdown"),
+        interval(PRESS, "2026-03-06 08:20", "2026-03-06 08:30", "unplanned_stop", "breakdown"),
+    ]
+    events = failure_events(spark.createDataFrame(rows, SCHEMA)).orderBy("start_time").collect()
+    assert [(str(e.start_time), str(e.end_time), e.repair_s) for e in events] == [
+        ("2026-03-05 10:00:00", "2026-03-05 11:00:00", 1800.0),
+        ("2026-03-05 21:00:00", "2026-03-06 06:30:00", 5400.0),
+        ("2026-03-06 08:00:00", "2026-03-06 08:10:00", 600.0),
+        ("2026-03-06 08:20:00", "2026-03-06 08:30:00", 600.0),
+    ]
