@@ -129,7 +129,7 @@ def lead_times(
     alarm_ids, alarm_end = rows[id_col].to_numpy()[alarm], t[alarm] + step
     leads = []
     for key, start in zip(ids[inside], event_t[inside], strict=True):
-        mine = alarm_end[(alarm_ids == key) & (alarm_end <= start) & (alarm_end > start - horizon)]
+        mine = alarm_end[(alarm_ids == key) & (alarm_end <= start) & (alarm_end >= start - horizon)]
         if len(mine):
             leads.append(start - mine.min())
     n = int(inside.sum())

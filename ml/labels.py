@@ -93,7 +93,9 @@ def label_failures(
         r = np.minimum(gap, rul_cap)
         r[np.isnan(gap) & (unit_end - t >= rul_cap)] = rul_cap  # no failure for a whole cap
         rul[rows] = r
-        known[rows] = (t + horizon <= unit_end) | soon
+        # known: the horizon lies inside the unit's data, or a failure is known to come (within
+        # the horizon: 1; later: 0, even where the unit's rows stop first, as in a cut test set)
+        known[rows] = (t + horizon <= unit_end) | ~np.isnan(gap)
     out[label_col] = fails
     out[rul_col] = rul
     out["in_failure"] = repairing

@@ -54,6 +54,7 @@ def test_models_train_register_gate_and_score_through_dagster(small_lake, tracki
         "calibration.png",
         "confusion_matrix.png",
         "feature_importance.png",
+        "rul_feature_importance.png",
     }
     qv = tracking.get_model_version_by_alias(quality.NAME, "champion")
     qr = tracking.get_run(qv.run_id).data.metrics

@@ -93,10 +93,11 @@ def test_lead_time_counts_failures_with_an_alarm_in_the_horizon_before_them():
         alarm_col="alarm",
         horizon=24,
     )
-    # the failure at 45 h had no alarm in (21 h, 45 h]; the alarm ending at 26 h is too late?
-    # no: 26 h is inside (21, 45] -> caught with 19 h lead; 30 h: earliest alarm end 21 h -> 9 h
+    # the horizon is inclusive, as the labels are (a row ending exactly 24 h before a failure
+    # is a positive): the failure at 45 h counts alarms ending in [21 h, 45 h], the earliest at
+    # 21 h -> 24 h lead; the failure at 30 h: earliest alarm end 21 h -> 9 h lead
     assert out["failures"] == 2 and out["failures_caught"] == 2
-    assert out["lead_time_median"] == pytest.approx(14.0)
+    assert out["lead_time_median"] == pytest.approx((24 + 9) / 2)
 
 
 def test_psi_is_zero_for_the_same_sample_and_large_for_a_shift():
