@@ -193,7 +193,7 @@ def fit_maintenance(
         known = frame[frame[rul_col].notna()]
         if "in_failure" in known:
             known = known[~known["in_failure"]]
-        rul_test = common.test
+        rul_test = test  # its own filter: rows with a known RUL, not the classifier's
         if rul_test is not None and "in_failure" in rul_test:
             rul_test = rul_test[~rul_test["in_failure"]]
         rul = train_regressor(

@@ -210,6 +210,8 @@ def gate(
     client = MlflowClient()
     if champion_version is None:
         better, why = True, "the first version: no champion yet"
+    elif np.isnan(challenger_score):
+        better, why = False, f"{metric} undefined on this holdout"
     elif champion_score is None or np.isnan(champion_score):
         better = False
         why = (
