@@ -63,6 +63,17 @@ class Problem:
         missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
         if missing:
             raise ValueError(f"the table has no column {missing} (it has {list(frame.columns)})")
+        times = [
+            c
+            for c in features
+            if pd.api.types.is_datetime64_any_dtype(frame[c])
+            or pd.api.types.is_timedelta64_dtype(frame[c])
+        ]
+        if times:
+            raise ValueError(
+                f"feature columns {times} hold dates or durations: give a number derived from "
+                "them (e.g. hours since an event, sequence_features(events=…)) instead"
+            )
         added = [c for c in self.categorical_cols if c not in self.feature_cols]
         text = [
             c for c in features if c not in self.categorical_cols and encoding.is_text(frame[c])

@@ -388,3 +388,12 @@ def test_plantlake_ml_promote_moves_the_alias_and_names_an_unknown_version(store
     assert "promoted by hand" in store.get_model_version("m", "2").tags["gate"]
     result = CliRunner().invoke(app, ["promote", "m", "9", "--reason", "x"])
     assert result.exit_code == 1 and "m v9" in result.output
+
+
+def test_a_date_column_as_a_feature_is_refused_not_one_hot_encoded(store):
+    f = fleet(10).assign(seen=pd.Timestamp("2026-01-01"))
+    with pytest.raises(ValueError, match=r"\['seen'\] hold dates"):
+        fit_maintenance(
+            f, id_col="unit", time_col="cycle", time_unit="cycles", feature_cols=["seen"],
+            label_col="fails_soon", split="group", register=False,
+        )  # fmt: skip
