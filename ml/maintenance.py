@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from ml import cards, data, evaluate, labels, registry
-from ml.encoding import inputs_for
 from ml.timeaxis import TimeAxis
 from ml.train import Holdout, Problem, Trained, train_classifier, train_regressor
 
@@ -261,33 +260,26 @@ def fit_maintenance(
         if clf is not None:
             registry.log_classifier_evaluation(clf)
             registry.log_metrics(lead)
-            info = registry.log_model(
-                clf.model,
+            version, decision = registry.publish(
+                clf,
                 "model",
-                inputs_for(clf.model, clf.holdout.head(5)),
                 name if register else None,
+                metric=GATE_METRIC,
+                tags={"threshold": clf.threshold, "horizon": horizon, "time_unit": unit},
+                card=lambda d: cards.classifier_card(
+                    clf,
+                    predicts=f"P(a failure of the unit starts within {horizon:g} {unit} "
+                    f"after a row of {source} ends).",
+                    source=source,
+                    decision=d,
+                    versions=data_versions,
+                    lead=lead,
+                    limits=limits,
+                ),
+                summary=f"Probability of a failure within {horizon:g} {unit} (XGBoost, UBJSON), "
+                f"from {source}. The alias `champion` moves only when a new version beats "
+                "it on the same holdout (PR-AUC), or by `plantlake ml promote`.",
             )
-            if register:
-                version = str(info.registered_model_version)
-                _tag(name, version, threshold=clf.threshold, horizon=horizon, time_unit=unit)
-                decision = registry.gate_on_holdout(name, version, clf, metric=GATE_METRIC)
-                registry.describe(
-                    name,
-                    version,
-                    cards.classifier_card(
-                        clf,
-                        predicts=f"P(a failure of the unit starts within {horizon:g} {unit} "
-                        f"after a row of {source} ends).",
-                        source=source,
-                        decision=decision,
-                        versions=data_versions,
-                        lead=lead,
-                        limits=limits,
-                    ),
-                    f"Probability of a failure within {horizon:g} {unit} (XGBoost, UBJSON), "
-                    f"from {source}. The alias `champion` moves only when a new version beats "
-                    "it on the same holdout (PR-AUC), or by `plantlake ml promote`.",
-                )
         if rul is not None:
             registry.log_metrics(rul.metrics, "rul_")
             registry.log_metrics(rul.baseline_metrics["train_mean"], "rul_baseline_train_mean_")
@@ -296,44 +288,34 @@ def fit_maintenance(
                 {"fit_rows": rul.fit_rows, "validation_rows": rul.validation_rows}, "rul_"
             )
             registry.log_importance(rul, "rul_")
-            rul_info = registry.log_model(
-                rul.model,
+            rul_version, rul_decision = registry.publish(
+                rul,
                 "rul_model",
-                inputs_for(rul.model, rul.holdout.head(5)),
                 rul_name if register else None,
+                metric=RUL_GATE_METRIC,
+                higher_is_better=False,
+                tags={
+                    "rul_cap": rul_cap if failures is not None else None,
+                    "time_unit": unit,
+                    "interval": rul.interval.to_json() if rul.interval else None,
+                },
+                card=lambda d: cards.regressor_card(
+                    rul,
+                    predicts=f"remaining useful life ({unit}"
+                    + (f", capped at {rul_cap:g}" if failures is not None else "")
+                    + f") at the end of a row of {source}, with a "
+                    f"{coverage:.0%} conformal interval.",
+                    source=source,
+                    decision=d,
+                    versions=data_versions,
+                    limits=limits,
+                ),
+                summary=f"Remaining useful life in {unit} (XGBoost, UBJSON) with a conformal "
+                f"interval, from {source}. The alias `champion` moves only when a new "
+                "version has a lower RMSE on the same holdout, or by `plantlake ml promote`.",
             )
-            if register:
-                rul_version = str(rul_info.registered_model_version)
-                _tag(
-                    rul_name,
-                    rul_version,
-                    rul_cap=rul_cap if failures is not None else None,
-                    time_unit=unit,
-                    interval=rul.interval.to_json() if rul.interval else None,
-                )
-                rul_decision = registry.gate_on_holdout(
-                    rul_name, rul_version, rul, metric=RUL_GATE_METRIC, higher_is_better=False
-                )
-                registry.describe(
-                    rul_name,
-                    rul_version,
-                    cards.regressor_card(
-                        rul,
-                        predicts=f"remaining useful life ({unit}"
-                        + (f", capped at {rul_cap:g}" if failures is not None else "")
-                        + f") at the end of a row of {source}, with a "
-                        f"{coverage:.0%} conformal interval.",
-                        source=source,
-                        decision=rul_decision,
-                        versions=data_versions,
-                        limits=limits,
-                    ),
-                    f"Remaining useful life in {unit} (XGBoost, UBJSON) with a conformal "
-                    f"interval, from {source}. The alias `champion` moves only when a new "
-                    "version has a lower RMSE on the same holdout, or by `plantlake ml promote`.",
-                )
-                if version:
-                    _tag(name, version, rul_model_version=rul_version)
+            if version and rul_version:
+                registry.tag(name, version, rul_model_version=rul_version)
     return Report(
         name,
         version,
@@ -347,13 +329,6 @@ def fit_maintenance(
         train_seconds,
         len(first.holdout) + first.train_rows,
     )
-
-
-def _tag(name: str, version: str, **tags) -> None:
-    client = mlflow.MlflowClient()
-    for key, value in tags.items():
-        if value is not None:
-            client.set_model_version_tag(name, version, key, str(value))
 
 
 PLANT_LIMITS = (

@@ -11,7 +11,6 @@ import mlflow
 import pandas as pd
 
 from ml import cards, data, registry
-from ml.encoding import inputs_for
 from ml.train import Holdout, Problem, Trained, binomial_rows, train_classifier
 
 NAME = "plantlake-quality"
@@ -124,34 +123,25 @@ def fit_quality(
         mlflow.set_tags({f"data.{t}.version": str(v) for t, v in (data_versions or {}).items()})
         registry.log_classifier_evaluation(clf)
         mlflow.log_metric("train_seconds", train_seconds)
-        info = registry.log_model(
-            clf.model,
+        version, decision = registry.publish(
+            clf,
             "model",
-            inputs_for(clf.model, clf.holdout.head(5)),
             name if register else None,
+            metric=GATE_METRIC,
+            tags={"threshold": clf.threshold},
+            card=lambda d: cards.classifier_card(
+                clf,
+                predicts=f"P(a part is defective) for a row of {source}"
+                + (" (weighted by its parts)." if label_col is None else "."),
+                source=source,
+                decision=d,
+                versions=data_versions,
+                limits=limits,
+            ),
+            summary=f"Probability that a part is defective (XGBoost, UBJSON), from {source}. "
+            "The alias `champion` moves only when a new version beats it on the same holdout "
+            "(PR-AUC), or by `plantlake ml promote`.",
         )
-        version = decision = None
-        if register:
-            version = str(info.registered_model_version)
-            client = mlflow.MlflowClient()
-            client.set_model_version_tag(name, version, "threshold", str(clf.threshold))
-            decision = registry.gate_on_holdout(name, version, clf, metric=GATE_METRIC)
-            registry.describe(
-                name,
-                version,
-                cards.classifier_card(
-                    clf,
-                    predicts=f"P(a part is defective) for a row of {source}"
-                    + (" (weighted by its parts)." if label_col is None else "."),
-                    source=source,
-                    decision=decision,
-                    versions=data_versions,
-                    limits=limits,
-                ),
-                f"Probability that a part is defective (XGBoost, UBJSON), from {source}. The "
-                "alias `champion` moves only when a new version beats it on the same holdout "
-                "(PR-AUC), or by `plantlake ml promote`.",
-            )
     return Report(name, version, run.info.run_id, decision, clf, train_seconds, len(frame))
 
 

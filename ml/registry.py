@@ -91,6 +91,44 @@ def log_model(model: xgb.XGBModel, name: str, example: pd.DataFrame, registered:
     )
 
 
+def publish(
+    trained,
+    artifact: str,
+    name: str | None,
+    *,
+    metric: str,
+    higher_is_better: bool = True,
+    tags: dict | None = None,
+    card=None,
+    summary: str = "",
+) -> tuple[str | None, Decision | None]:
+    """Log `trained.model` in the active run; with a `name`, register it as a new version,
+    tag it (None values left out), gate it on `metric` against the champion and write its
+    card (`card(decision)`) and the model's `summary`. Returns (version, decision), both None
+    without a name (an experiment)."""
+    from ml.encoding import inputs_for
+
+    example = inputs_for(trained.model, trained.holdout.head(5))
+    info = log_model(trained.model, artifact, example, name)
+    if not name:
+        return None, None
+    version = str(info.registered_model_version)
+    tag(name, version, **(tags or {}))
+    decision = gate_on_holdout(
+        name, version, trained, metric=metric, higher_is_better=higher_is_better
+    )
+    describe(name, version, card(decision), summary)
+    return version, decision
+
+
+def tag(name: str, version: str, **tags) -> None:
+    """Tags on a registered version; None values are left out."""
+    client = MlflowClient()
+    for key, value in tags.items():
+        if value is not None:
+            client.set_model_version_tag(name, version, key, str(value))
+
+
 def log_figure(fig, path: str) -> None:
     mlflow.log_figure(fig, path)
 
