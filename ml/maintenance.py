@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mlflow
 import numpy as np
@@ -102,6 +102,7 @@ def fit_maintenance(
     test: pd.DataFrame | None = None,
     test_fraction: float = 0.3,
     seed: int = 0,
+    validation: str | None = None,
     coverage: float = 0.9,
     register: bool = True,
     name: str | None = None,
@@ -124,7 +125,10 @@ def fit_maintenance(
     column that is missing is an error.
 
     Holdout: `split` "time" (the last `test_fraction` of the time range; the plant's default),
-    "group" (`test_fraction` of the units, held out whole), or a `test` table. RUL is also
+    "group" (`test_fraction` of the units, held out whole), or a `test` table (`validation`
+    "time" or "group" then says how the validation slice is carved; by default by unit when
+    the test's units are none of the training's). A training row whose label looks into the
+    held-out time is purged: `horizon` for `label_col`, its own remaining life for RUL. RUL is also
     scored per held-out unit at its last observed time (run-to-failure protocol) and gets a
     `coverage` conformal interval.
 
@@ -173,7 +177,9 @@ def fit_maintenance(
     want_clf = target in ("both", "failure") and label_col is not None
     want_rul = target in ("both", "rul") and rul_col is not None
     clf = rul = None
-    common = Holdout(split, usable(test) if test is not None else None, test_fraction, seed)
+    common = Holdout(
+        split, usable(test) if test is not None else None, test_fraction, seed, validation
+    )
     if want_clf:
         rows = usable(frame)
         rows = rows[rows[label_col].notna()]
@@ -187,7 +193,7 @@ def fit_maintenance(
             time_unit=time_unit,
         )
         clf = train_classifier(rows, problem, holdout=common, gap=horizon, params=params)
-        common = Holdout(clf.split, common.test, test_fraction, seed)  # the same test side
+        common = replace(common, split=clf.split)  # the same test side
     if want_rul:
         known = frame[frame[rul_col].notna()]
         if "in_failure" in known:
@@ -205,8 +211,8 @@ def fit_maintenance(
                 list(categorical_cols),
                 time_unit=time_unit,
             ),
-            holdout=Holdout(common.split, rul_test, test_fraction, seed),
-            gap=rul_cap if failures is not None else 0.0,
+            holdout=replace(common, test=rul_test),
+            gap=None,  # each row's remaining life is how far its label looked ahead
             params=params,
             coverage=coverage,
             lower=0.0,
@@ -285,7 +291,12 @@ def fit_maintenance(
             registry.log_metrics(rul.baseline_metrics["train_mean"], "rul_baseline_train_mean_")
             registry.log_metrics(rul.last, "rul_last_")
             registry.log_metrics(
-                {"fit_rows": rul.fit_rows, "validation_rows": rul.validation_rows}, "rul_"
+                {
+                    "train_rows": rul.train_rows,
+                    "fit_rows": rul.fit_rows,
+                    "validation_rows": rul.validation_rows,
+                },
+                "rul_",
             )
             registry.log_importance(rul, "rul_")
             rul_version, rul_decision = registry.publish(

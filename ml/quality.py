@@ -49,6 +49,7 @@ def fit_quality(
     positives_col: str | None = "defects",
     trials_col: str | None = "produced",
     split: str = "time",
+    validation: str | None = None,
     test: pd.DataFrame | None = None,
     test_fraction: float = 0.3,
     seed: int = 0,
@@ -95,7 +96,9 @@ def fit_quality(
         None if label_col else "weight",
         time_unit=time_unit,
     )
-    holdout = Holdout(split, rows_of(test) if test is not None else None, test_fraction, seed)
+    holdout = Holdout(
+        split, rows_of(test) if test is not None else None, test_fraction, seed, validation
+    )
     clf = train_classifier(rows, problem, holdout=holdout, params=params)
     train_seconds = time.perf_counter() - started
 

@@ -110,15 +110,56 @@ def publish(
 
     example = inputs_for(trained.model, trained.holdout.head(5))
     info = log_model(trained.model, artifact, example, name)
+    side = f"{artifact}_training_side.json"
+    mlflow.log_dict(training_side(trained.split), side)
     if not name:
         return None, None
     version = str(info.registered_model_version)
-    tag(name, version, **(tags or {}))
+    tag(name, version, training_side=side, **(tags or {}))
     decision = gate_on_holdout(
         name, version, trained, metric=metric, higher_is_better=higher_is_better
     )
     describe(name, version, card(decision), summary)
     return version, decision
+
+
+def training_side(split) -> dict:
+    """What a model saw in training, for a later gate to leave those rows out of its holdout."""
+    return {
+        "kind": split.kind,
+        "time_column": split.axis.column,
+        "time_unit": split.axis.unit,
+        "seen_end": split.seen_end,
+        "trained_units": list(split.trained_units),
+    }
+
+
+def _seen_rows(champ: Champion, trained) -> np.ndarray:
+    """Rows of `trained`'s holdout the champion trained on (its units, up to what its rows and
+    labels saw); none when the champion recorded no training side (older versions)."""
+    from ml import splits
+
+    path = champ.tags.get("training_side")
+    if not path:
+        return np.zeros(len(trained.holdout), bool)
+    side = mlflow.artifacts.load_dict(f"runs:/{champ.run_id}/{path}")
+    axis = trained.axis
+    if side["time_unit"] != axis.unit:
+        raise CannotScore(f"it was trained on time in {side['time_unit']}, not {axis.unit}")
+    h = trained.holdout
+    seen = splits.Split(
+        side["kind"],
+        axis,
+        np.nan,
+        np.nan,
+        np.nan,
+        np.nan,
+        0,
+        0,
+        trained_units=tuple(side["trained_units"]),
+        seen_end=float(side["seen_end"]),
+    )
+    return splits.overlap(seen, axis.values(h[axis.column]), h[trained.problem.id_col].to_numpy())
 
 
 def tag(name: str, version: str, **tags) -> None:
@@ -238,6 +279,7 @@ def gate(
     metric: str,
     higher_is_better: bool = True,
     cannot_score: str = "",
+    on: str = "the same holdout",
 ) -> Decision:
     """Move the champion alias to `version` only if it beats the champion on the same holdout.
 
@@ -267,7 +309,7 @@ def gate(
         )
         why = (
             f"{metric} {challenger_score:.4f} vs champion v{champion_version} "
-            f"{champion_score:.4f} on the same holdout"
+            f"{champion_score:.4f} on {on}"
         )
     if better:
         client.set_registered_model_alias(name, CHAMPION, version)
@@ -361,27 +403,30 @@ def gate_on_holdout(
 ) -> Decision:
     """Score the current champion on `trained`'s holdout (same rows, labels and weights), gate
     `version` against it on `metric`, and tag the active run with the outcome. A classifier is
-    judged on a classification metric, a regressor (remaining life) on a regression one."""
+    judged on a classification metric, a regressor (remaining life) on a regression one. Rows
+    the champion trained on (its units, up to the time its labels saw) are left out and both
+    are judged on the rest; with none left, the champion cannot score this holdout."""
     from ml import encoding, evaluate
 
     h, problem = trained.holdout, trained.problem
-    w = h[problem.weight_col].to_numpy(float) if problem.weight_col else None
     lower = float(trained.params.get("target_lower", -np.inf))
     upper = float(trained.params.get("target_upper", np.inf))
 
-    def score(model) -> float:
+    def score(model, h) -> float:
         if trained.threshold is not None:
             if not isinstance(model, xgb.XGBClassifier):
                 raise CannotScore("it is not a classifier")
             p = encoding.probability(model, h)
             y = h[problem.label_col].to_numpy(int)
-            return evaluate.classification_metrics(y, p, 0.5, w)[metric]
+            wh = h[problem.weight_col].to_numpy(float) if problem.weight_col else None
+            return evaluate.classification_metrics(y, p, 0.5, wh)[metric]
         if not isinstance(model, xgb.XGBRegressor):
             raise CannotScore("it is not a regressor")
         p = np.clip(encoding.prediction(model, h), lower, upper)
         return evaluate.regression_metrics(h[problem.label_col].to_numpy(float), p)[metric]
 
     why, champ_score, champ_version = "", None, None
+    challenger, on = trained.metrics[metric], "the same holdout"
     try:
         champ = champion(name)
     except UnsafeModelError as e:
@@ -390,19 +435,36 @@ def gate_on_holdout(
     if champ is not None:
         champ_version = champ.version
         try:
-            champ_score = float(score(champ.model))
+            seen = _seen_rows(champ, trained)
+            rows = h[~seen]
+            if rows.empty:
+                raise CannotScore("it was trained on every row of this holdout")
+            if seen.any():  # both judged on the rows neither trained on
+                log.warning(
+                    "champion %s v%s trained on %d of the %d holdout rows: both are judged on "
+                    "the other %d",
+                    name,
+                    champ.version,
+                    int(seen.sum()),
+                    len(h),
+                    len(rows),
+                )
+                challenger = float(score(trained.model, rows))
+                on = f"the {len(rows)} holdout rows the champion did not train on"
+            champ_score = float(score(champ.model, rows))
         except (KeyError, ValueError, CannotScore) as e:
             why = str(e)
             log.warning("champion %s v%s cannot score this holdout: %s", name, champ.version, e)
     decision = gate(
         name,
         version,
-        trained.metrics[metric],
+        challenger,
         champ_score,
         champ_version,
         metric=metric,
         higher_is_better=higher_is_better,
         cannot_score=why,
+        on=on,
     )
     mlflow.set_tag(f"{name}.role", CHAMPION if decision.promoted else "challenger")
     mlflow.set_tag(f"{name}.gate", decision.reason)

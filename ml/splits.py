@@ -23,12 +23,14 @@ class Split:
     kind: str
     axis: TimeAxis
     train_start: float
-    train_end: float  # rows before it train (time split: the purge gap ends here)
+    train_end: float  # just after the last training row
     test_start: float
     test_end: float
     train_units: int
     test_units: int
     held_out: tuple[str, ...] = ()  # the units of the test side (a split by unit)
+    trained_units: tuple[str, ...] = ()  # the units of the training side
+    seen_end: float = float("nan")  # the latest time a training row or its label looked at
 
     @property
     def train_window(self) -> tuple:
@@ -59,15 +61,18 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def by_time(t: np.ndarray, *, test_fraction: float, gap: float = 0.0) -> tuple[np.ndarray, ...]:
-    """(train, test) masks: the last `test_fraction` of the time range tests; the `gap` (the
-    label horizon) before it is purged, since a training row's label looks that far ahead."""
+def by_time(
+    t: np.ndarray, *, test_fraction: float, gap: float | np.ndarray = 0.0
+) -> tuple[np.ndarray, ...]:
+    """(train, test) masks: the last `test_fraction` of the time range tests; a training row
+    whose label looks past its start (`gap`: the label horizon, or each row's own look-ahead)
+    is purged."""
     lo, hi = np.nanmin(t), np.nanmax(t)
     if not np.isfinite(lo) or lo == hi:
         raise ValueError("a time split needs rows at two or more distinct times")
     cut = lo + (hi - lo) * (1 - test_fraction)
     test_start = t[t >= cut].min()  # a row's own time
-    return t < test_start - gap, t >= test_start
+    return t + gap < test_start, t >= test_start
 
 
 def by_group(ids: np.ndarray, *, test_fraction: float, seed: int) -> tuple[np.ndarray, ...]:
@@ -82,25 +87,43 @@ def by_group(ids: np.ndarray, *, test_fraction: float, seed: int) -> tuple[np.nd
 
 
 def describe(
-    kind: str, axis: TimeAxis, t: np.ndarray, ids: np.ndarray, train, test, gap: float = 0.0
+    kind: str,
+    axis: TimeAxis,
+    t: np.ndarray,
+    ids: np.ndarray,
+    train,
+    test,
+    gap: float | np.ndarray = 0.0,
 ) -> Split:
-    """The split's time ranges and unit counts; a time split's training ends where its purge
-    gap starts, any other's just after its last training row."""
+    """The split's time ranges and units; training ends just after its last row, and what it
+    saw (`seen_end`) reaches as far as its labels looked ahead (`gap`)."""
 
     def span(m):
         return (np.nanmin(t[m]), np.nanmax(t[m])) if m.any() else (np.nan, np.nan)
 
     (a, b), (c, d) = span(train), span(test)
-    end = c - gap if kind == "time" else np.nextafter(b, np.inf)
-    held = tuple(sorted(np.unique(ids[test].astype(str)))) if kind == "group" else ()
+    ahead = np.broadcast_to(np.asarray(gap, float), t.shape)[train]
+    seen = float(np.nanmax(t[train] + ahead)) if train.any() else np.nan
+    trained = tuple(sorted(np.unique(ids[train].astype(str))))
+    tested = tuple(sorted(np.unique(ids[test].astype(str))))
     return Split(
         kind,
         axis,
         a,
-        end,
+        float(np.nextafter(b, np.inf)),
         c,
         d,
-        len(np.unique(ids[train].astype(str))),
-        len(np.unique(ids[test].astype(str))),
-        held,
+        len(trained),
+        len(tested),
+        tested if kind == "group" else (),
+        trained,
+        max(seen, b),
     )
+
+
+def overlap(train: Split, t: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Rows (unit `ids`, times `t`) that `train`'s model saw in training: a unit it trained on,
+    at a time its training rows or their labels reached. Empty when it recorded neither."""
+    if not train.trained_units or not np.isfinite(train.seen_end):
+        return np.zeros(len(t), bool)
+    return np.isin(ids.astype(str), train.trained_units) & (t <= train.seen_end)

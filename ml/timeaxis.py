@@ -70,7 +70,12 @@ class TimeAxis:
             return ""
         if self.is_datetime:
             return str(pd.Timestamp(round(x * _NS_PER_HOUR)).floor("s"))
-        return f"{x:g} {self.unit}"
+        return f"{_number(x)} {self.unit}"
 
     def duration(self, x: float) -> str:
-        return f"{x:g} {self.unit}"
+        return f"{_number(x)} {self.unit}"
+
+
+def _number(x: float) -> str:
+    """1700000000 s, not 1.7e+09 s: every integer digit, at most three decimals."""
+    return np.format_float_positional(float(x), precision=3, trim="-")

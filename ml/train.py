@@ -119,22 +119,35 @@ class Trained:
 
 @dataclass(frozen=True)
 class Holdout:
-    """How to hold rows out: `split` "time" (the last `test_fraction` of the time range, the
-    label horizon before it purged), "group" (`test_fraction` of the units, whole), or a `test`
-    table given by the caller (then `split` says how to carve validation from training)."""
+    """How to hold rows out: `split` "time" (the last `test_fraction` of the time range, rows
+    whose labels look into it purged), "group" (`test_fraction` of the units, whole), or a
+    `test` table given by the caller. The validation slice is carved from the training rows
+    the same way; with a given `test`, by `validation` ("time" or "group"), by default by
+    unit when the test table's units are none of the training's, else by time."""
 
     split: str | splits.Split = "time"
     test: pd.DataFrame | None = None
     test_fraction: float = 0.3
     seed: int = 0
+    validation: str | None = None
 
 
-def _sides(frame: pd.DataFrame, problem: Problem, holdout: Holdout, gap: float):
+def _lookahead(frame: pd.DataFrame, problem: Problem, gap: float | None) -> float | np.ndarray:
+    """How far each row's label looks ahead: `gap` (a horizon), or with None the row's own
+    label (remaining life: its failure, or the cap, lies that far ahead)."""
+    if gap is not None:
+        return float(gap)
+    ahead = pd.to_numeric(frame[problem.label_col], errors="coerce").to_numpy(float)
+    return np.nan_to_num(ahead, nan=np.inf)
+
+
+def _sides(frame: pd.DataFrame, problem: Problem, holdout: Holdout, gap: float | None):
     """(train rows, test rows, Split). A `Split` from an earlier model keeps its test side
-    (the common holdout) with this model's own purge gap."""
+    (the common holdout) with this model's own purge."""
     axis = TimeAxis.of(frame, problem.time_col, problem.time_unit)
     t = axis.values(frame[problem.time_col])
     ids = frame[problem.id_col].to_numpy()
+    ahead = _lookahead(frame, problem, gap)
     given = holdout.split if isinstance(holdout.split, splits.Split) else None
     kind = given.kind if given else splits.check_kind(holdout.split)
     if holdout.test is not None or kind == "given":
@@ -144,13 +157,14 @@ def _sides(frame: pd.DataFrame, problem: Problem, holdout: Holdout, gap: float):
         tt = TimeAxis.of(test, problem.time_col, problem.time_unit).values(test[problem.time_col])
         both_t, both_ids = np.r_[t, tt], np.r_[ids, test[problem.id_col].to_numpy()]
         train_m = np.r_[np.ones(len(t), bool), np.zeros(len(tt), bool)]
-        sp = splits.describe("given", axis, both_t, both_ids, train_m, ~train_m)
+        both_ahead = np.r_[np.broadcast_to(ahead, t.shape), np.zeros(len(tt))]
+        sp = splits.describe("given", axis, both_t, both_ids, train_m, ~train_m, both_ahead)
         return frame, test, sp
     if kind == "time":
         if given:
-            train_m, test_m = t < given.test_start - gap, t >= given.test_start
+            train_m, test_m = t + ahead < given.test_start, t >= given.test_start
         else:
-            train_m, test_m = splits.by_time(t, test_fraction=holdout.test_fraction, gap=gap)
+            train_m, test_m = splits.by_time(t, test_fraction=holdout.test_fraction, gap=ahead)
     elif given:
         test_m = np.isin(ids.astype(str), given.held_out)
         train_m = ~test_m
@@ -158,19 +172,38 @@ def _sides(frame: pd.DataFrame, problem: Problem, holdout: Holdout, gap: float):
         train_m, test_m = splits.by_group(
             ids, test_fraction=holdout.test_fraction, seed=holdout.seed
         )
-    sp = splits.describe(kind, axis, t, ids, train_m, test_m, gap)
+    sp = splits.describe(kind, axis, t, ids, train_m, test_m, ahead)
     return frame[train_m], frame[test_m], sp
 
 
-def _validation(train: pd.DataFrame, problem: Problem, sp: splits.Split, gap: float, seed: int):
+def _validation(
+    train: pd.DataFrame,
+    problem: Problem,
+    sp: splits.Split,
+    holdout: Holdout,
+    gap: float | None,
+):
     """(fit, validation) rows of the training side, carved as the holdout was."""
-    if sp.kind == "group":
+    kind = sp.kind
+    if kind == "given":
+        kind = holdout.validation or (
+            "time"
+            if set(holdout.test[problem.id_col].astype(str)) & set(sp.trained_units)
+            else "group"
+        )
+        if kind not in ("time", "group"):
+            raise ValueError(f"validation must be 'time' or 'group', not {kind!r}")
+    if kind == "group":
         fit_m, val_m = splits.by_group(
-            train[problem.id_col].to_numpy(), test_fraction=VALIDATION_FRACTION, seed=seed + 1
+            train[problem.id_col].to_numpy(),
+            test_fraction=VALIDATION_FRACTION,
+            seed=holdout.seed + 1,
         )
     else:
         t = sp.axis.values(train[problem.time_col])
-        fit_m, val_m = splits.by_time(t, test_fraction=VALIDATION_FRACTION, gap=gap)
+        fit_m, val_m = splits.by_time(
+            t, test_fraction=VALIDATION_FRACTION, gap=_lookahead(train, problem, gap)
+        )
     if not val_m.any() or not fit_m.any():
         raise ValueError("too few training rows to set a validation slice aside")
     return train[fit_m], train[val_m]
@@ -231,7 +264,7 @@ def train_classifier(
             f"the training rows ({sp.as_params()}) have only one class of "
             f"{problem.label_col!r}: more history (or more units) is needed"
         )
-    fit, val = _validation(train, problem, sp, gap, holdout.seed)
+    fit, val = _validation(train, problem, sp, holdout, gap)
     if fit[problem.label_col].nunique() < 2:
         raise ValueError(
             f"the rows before the validation slice have only one class of {problem.label_col!r}"
@@ -275,7 +308,7 @@ def train_classifier(
         len(train),
         len(fit),
         len(val),
-        {**chosen, "n_estimators": trees, "early_stopping_rounds": None, "best_iteration": trees},
+        {**chosen, "n_estimators": trees, "early_stopping_rounds": None},
     )
 
 
@@ -297,7 +330,7 @@ def train_regressor(
     problem: Problem,
     *,
     holdout: Holdout = Holdout(),
-    gap: float = 0.0,
+    gap: float | None = None,
     params: dict | None = None,
     coverage: float = 0.9,
     lower: float = -np.inf,
@@ -305,9 +338,18 @@ def train_regressor(
 ) -> Trained:
     """Fit `label_col` (a number, e.g. remaining useful life capped at `upper`) and evaluate it
     on the held-out rows beside the training mean, with conformal intervals at `coverage`
-    (widths from the validation slice, `ml.conformal`) and their coverage measured on the test
-    rows. Held out by unit or given, each test unit is also scored once, at its last observed
-    time (cut at random when held out whole), as run-to-failure benchmarks are (`last`)."""
+    and their coverage measured on the test rows. Held out by unit or given, each test unit is
+    also scored once, at its last observed time (cut at random when held out whole), as
+    run-to-failure benchmarks are (`last`).
+
+    `gap` None (the default) reads the label as remaining life: a training row is purged
+    from a time holdout or validation slice when its failure (or cap) lies at or after the
+    slice's start. A number purges a fixed horizon instead.
+
+    The interval widths are the residuals, on the validation slice, of the model fit before
+    that slice; the registered model, refit on every training row, is scored with them (it has
+    no unseen rows left to calibrate on). The coverage measured on the test rows, logged beside
+    the width, is the figure to trust."""
     problem = problem.resolved(frame)
     frame = frame[frame[problem.label_col].notna()]
     if holdout.test is not None:
@@ -316,7 +358,7 @@ def train_regressor(
     train, test, sp = _sides(frame, problem, holdout, gap)
     if train.empty:
         raise ValueError(f"no training rows with a known {problem.label_col!r}")
-    fit, val = _validation(train, problem, sp, gap, holdout.seed)
+    fit, val = _validation(train, problem, sp, holdout, gap)
     y = lambda d: d[problem.label_col].to_numpy(float)  # noqa: E731
     chosen = {**CLASSIFIER_PARAMS, **(params or {}), "eval_metric": "rmse"}
     inputs = encoding.vocabulary(train, problem.feature_cols, problem.categorical_cols)
@@ -363,7 +405,6 @@ def train_regressor(
             **chosen,
             "n_estimators": trees,
             "early_stopping_rounds": None,
-            "best_iteration": trees,
             "target_lower": lower,
             "target_upper": upper,
         },

@@ -9,11 +9,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 from mlflow import MlflowClient
 
-from ml import evaluate, labels, registry
+from ml import encoding, evaluate, labels, registry
 from ml.maintenance import fit_maintenance
 from ml.quality import fit_quality
+from ml.timeaxis import TimeAxis
 
 
 @pytest.fixture
@@ -397,3 +399,99 @@ def test_a_date_column_as_a_feature_is_refused_not_one_hot_encoded(store):
             f, id_col="unit", time_col="cycle", time_unit="cycles", feature_cols=["seen"],
             label_col="fails_soon", split="group", register=False,
         )  # fmt: skip
+
+
+# honest holdouts (a review's findings) ---------------------------------------------------
+KW = dict(id_col="unit", time_col="cycle", time_unit="cycles")
+
+
+def cut_at_random(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Each unit's first rows up to a random cycle, as a public test set gives its units."""
+    rng = np.random.default_rng(seed)
+    life = frame.groupby("unit")["cycle"].transform("max")
+    stop = frame["unit"].map({u: rng.uniform(0.2, 0.95) for u in frame["unit"].unique()})
+    return frame[frame["cycle"] <= life * stop]
+
+
+def test_a_given_test_of_other_units_is_validated_on_whole_units(store):
+    test = cut_at_random(fleet(20, seed=2).assign(unit=lambda d: "t" + d["unit"]), seed=3)
+    common = dict(**KW, feature_cols=["s[1]", "mode"], rul_col="RUL", test=test, register=False)
+    report = fit_maintenance(fleet(40, seed=1), **common)
+    rul = report.rul
+    # by unit, nothing is purged: every training row is in the first fit or the validation
+    assert rul.fit_rows + rul.validation_rows == rul.train_rows
+    assert abs(rul.metrics["interval_coverage"] - 0.9) <= 0.07
+    by_time = fit_maintenance(fleet(40, seed=1), validation="time", **common).rul
+    assert by_time.fit_rows + by_time.validation_rows < by_time.train_rows  # purged
+    # calibrated on the long-lived units' last rows only, it covers far less than stated
+    assert by_time.metrics["interval_coverage"] < 0.6
+
+
+def test_a_callers_remaining_life_is_purged_where_it_looks_into_the_test_time(store):
+    f = fleet(30, seed=4, datetime=True)
+    report = fit_maintenance(
+        f, id_col="unit", time_col="cycle", feature_cols=["s[1]"], rul_col="RUL", register=False
+    )
+    sp = report.rul.split
+    # every training row's failure lies before the test time: none reveals a test row's outcome
+    assert sp.kind == "time" and sp.seen_end < sp.test_start
+    t = sp.axis.values(f["cycle"])
+    assert report.rul.train_rows == int(((t + f["RUL"].to_numpy()) < sp.test_start).sum())
+
+
+def test_the_gate_leaves_out_rows_the_champion_trained_on(store):
+    f = fleet(30, seed=5)
+    kw = dict(**KW, feature_cols=["s[1]"], label_col="fails_soon", name="m")
+    fit_maintenance(f, split="group", seed=0, **kw)
+    other = fit_maintenance(f, split="group", seed=7, **kw)  # other units held out
+    held_before = set(fit_maintenance(f, split="group", seed=0, register=False, **{k: v for k, v in kw.items() if k != "name"}).classifier.split.held_out)  # fmt: skip
+    shared = set(other.classifier.split.held_out) & held_before
+    assert 0 < len(shared) < len(other.classifier.split.held_out)
+    rows = int(other.classifier.holdout["unit"].isin(shared).sum())
+    assert f"the {rows} holdout rows the champion did not train on" in other.decision.reason
+    # a champion that trained on every unit cannot be judged on any of them
+    others = fleet(6, seed=9).assign(unit=lambda d: "x" + d["unit"])
+    everything = fit_maintenance(f, test=others, **{**kw, "name": "n"})
+    assert everything.decision.promoted
+    third = fit_maintenance(f, split="group", **{**kw, "name": "n"})
+    assert not third.decision.promoted
+    assert "trained on every row of this holdout" in third.decision.reason
+
+
+def test_the_registered_classifier_is_the_refit_on_every_training_row(store):
+    f = fleet(40)
+    clf = fit_maintenance(
+        f, **KW, feature_cols=["s[1]", "mode"], label_col="fails_soon", split="group",
+        register=False,
+    ).classifier  # fmt: skip
+    train = f[~f["unit"].isin(clf.split.held_out)]
+    inputs = encoding.inputs_of(clf.model)
+    refit = xgb.XGBClassifier(**clf.params).fit(encoding.encode(train, inputs).to_numpy(), train["fails_soon"])  # fmt: skip
+    first = xgb.XGBClassifier(**clf.params).fit(
+        encoding.encode(train.head(clf.fit_rows), inputs).to_numpy(),
+        train["fails_soon"].head(clf.fit_rows),
+    )
+    x = encoding.encode(clf.holdout, inputs).to_numpy()
+    np.testing.assert_allclose(clf.holdout["score"], refit.predict_proba(x)[:, 1], rtol=1e-6)
+    assert not np.allclose(clf.holdout["score"], first.predict_proba(x)[:, 1])
+
+
+def test_each_model_keeps_or_loses_its_alias_on_its_own_metric(store):
+    f = fleet(40)
+    kw = dict(**KW, label_col="fails_soon", rul_col="RUL", split="group", name="m")
+    first = fit_maintenance(f, feature_cols=["s[1]", "mode"], **kw)
+    assert first.decision.promoted and first.rul_decision.promoted
+    # the second sees only noise, and its remaining life is shuffled within each unit: its
+    # classifier is worse than the champion; the champion's sharp RUL misses the shuffled
+    # targets by more than the noise model's near-constant guess does
+    rng = np.random.default_rng(0)
+    g = f.assign(RUL=f.groupby("unit")["RUL"].transform(lambda r: rng.permutation(r.to_numpy())))
+    second = fit_maintenance(g, feature_cols=["s<2"], **kw)
+    assert not second.decision.promoted and second.decision.metric == "pr_auc"
+    assert second.rul_decision.promoted and second.rul_decision.metric == "rmse"
+    assert second.rul_decision.challenger < second.rul_decision.champion
+
+
+def test_a_large_number_on_the_time_axis_is_shown_whole():
+    assert TimeAxis("t", "s", False).show(1_700_000_000.0) == "1700000000 s"
+    assert TimeAxis("t", "cycles", False).duration(12.5) == "12.5 cycles"
