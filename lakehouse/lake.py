@@ -204,7 +204,14 @@ class Lake:
                 f"'{(f.metadata.get('comment') or '').replace(chr(39), '')}'"
                 for f in missing
             )
-            self.spark.sql(f"ALTER TABLE {spec.full_name} ADD COLUMNS ({columns})")
+            try:
+                self.spark.sql(f"ALTER TABLE {spec.full_name} ADD COLUMNS ({columns})")
+            except PySparkException:
+                # Another process may have added them at the same moment: that is success too.
+                self.spark.catalog.refreshTable(spec.full_name)
+                have = {f.name for f in self.spark.table(spec.full_name).schema.fields}
+                if any(f.name not in have for f in missing):
+                    raise
             log.info(
                 "%s: added the catalog's new columns %s", spec.full_name, [f.name for f in missing]
             )

@@ -99,7 +99,9 @@ def regressor_card(
         lines.append(
             f"**Interval**: {t.interval.coverage:.0%} split-conformal, covering "
             f"{_f(m['interval_coverage'] * 100, 1)} % of the holdout, mean width "
-            f"{_f(m['interval_width'], 1)} {u}."
+            f"{_f(m['interval_width'], 1)} {u}. Its widths are the validation residuals of "
+            "the model fit before the validation slice; the registered model, refit on every "
+            "training row, uses them unchanged, so the measured coverage is the figure to trust."
         )
     lines.append(f"**Gate** (RMSE on the same holdout): {decision.reason}.")
     if limits:

@@ -211,3 +211,21 @@ def test_a_table_of_an_earlier_release_takes_the_catalogs_new_columns(lake, spar
     lake.append("ops.watermarks", watermarks(spark, [("c", "d", T0, "k2", 2, T0)]))
     keys = {r.source: r.watermark_key for r in lake.read("ops.watermarks").collect()}
     assert keys == {"a": None, "c": "k2"}
+
+
+def test_new_columns_added_by_another_process_at_the_same_moment_are_success(
+    lake, spark, monkeypatch
+):
+    path = lake.path("ops.watermarks")
+    old = watermarks(spark, [("a", "b", T0, "k", 1, T0)]).drop("watermark_key")
+    old.write.format("delta").save(str(path))
+    real_sql = spark.sql
+
+    def racing(query, *args, **kwargs):
+        if query.startswith("ALTER TABLE"):
+            real_sql(query)  # another process adds the same columns first
+        return real_sql(query, *args, **kwargs)
+
+    monkeypatch.setattr(spark, "sql", racing)
+    assert lake.create("ops.watermarks") is False
+    assert "watermark_key" in [f.name for f in lake.read("ops.watermarks").schema.fields]
