@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from delta.tables import DeltaTable
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -167,19 +167,8 @@ class Lake:
             self._register(spec)
             self._add_new_columns(spec)
             return False
-        path = self.path(name)
-        builder = (
-            DeltaTable.createIfNotExists(self.spark)
-            .location(str(path))
-            .addColumns(spec.schema)
-            .comment(spec.description)
-        )
-        if spec.partition_by:
-            builder = builder.partitionedBy(*spec.partition_by)
-        for key, value in {"delta.enableChangeDataFeed": "true", **spec.properties}.items():
-            builder = builder.property(key, value)
         try:
-            builder.execute()
+            self.spark.sql(_create_sql(spec, self.path(name)))
         except PySparkException:
             # Another process may have created it at the same moment: that is success too.
             if not self.exists(name):
@@ -337,13 +326,12 @@ class Lake:
         spec = get_table(name)
         if not self.exists(name):
             return TableInfo(spec, exists=False)
-        table = DeltaTable.forPath(self.spark, str(self.path(name)))
-        detail = table.detail().first()
+        detail = self.spark.sql(f"DESCRIBE DETAIL {_at(self.path(name))}").first()
         return TableInfo(
             spec,
             exists=True,
-            rows=table.toDF().count(),
-            version=table.history(1).first()["version"],
+            rows=self.read(name).count(),
+            version=self.version(name),
             last_update=detail["lastModified"],
             size_bytes=detail["sizeInBytes"],
         )
@@ -393,11 +381,7 @@ class Lake:
             on = " AND ".join([*(f"t.`{k}` <=> s.`{k}`" for k in key), window])
         else:
             on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in [*key, *partitions])
-        target = DeltaTable.forPath(self.spark, str(self.path(name)))
-        target.alias("t").merge(
-            df.dropDuplicates(key).alias("s"), on
-        ).whenNotMatchedInsertAll().execute()
-        return self.version(name)
+        return self.merge(name, df.dropDuplicates(key), on)
 
     def overwrite(self, name: str, df: DataFrame) -> int:
         """Replace the whole table with `df` in one commit (readers see the old or the new)."""
@@ -453,11 +437,65 @@ class Lake:
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in key)
         others = [c for c in spec.column_names if c not in key]
         changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in others) or None
-        target = DeltaTable.forPath(self.spark, str(self.path(name)))
-        merge = target.alias("t").merge(df.alias("s"), on)
-        merge = merge.whenMatchedUpdateAll(condition=changed) if changed else merge
-        merge.whenNotMatchedInsertAll().execute()
+        return self.merge(name, df, on, update="*" if changed else None, update_when=changed)
+
+    def merge(
+        self,
+        name: str,
+        source: DataFrame,
+        on: str,
+        *,
+        update: str | dict[str, str] | None = None,
+        update_when: str | None = None,
+        insert: bool = True,
+    ) -> int:
+        """MERGE `source` (alias `s`) into the table (alias `t`) on `on`, in one commit; returns
+        the version. Matched rows are updated when `update` is given ("*": every column from
+        `s`; or {column: SQL expression}), only where `update_when` holds; unmatched rows are
+        inserted unless `insert` is False. Spoken as SQL, so it runs the same in a local
+        session and through a Spark Connect engine (where the DeltaTable API does not)."""
+        view = f"plantlake_merge_{uuid.uuid4().hex}"
+        clauses = []
+        if update is not None:
+            when = f" AND ({update_when})" if update_when else ""
+            sets = "*" if update == "*" else ", ".join(f"t.`{c}` = {e}" for c, e in update.items())
+            clauses.append(f"WHEN MATCHED{when} THEN UPDATE SET {sets}")
+        if insert:
+            clauses.append("WHEN NOT MATCHED THEN INSERT *")
+        source.createOrReplaceTempView(view)
+        try:
+            self.spark.sql(
+                f"MERGE INTO {_at(self.path(name))} AS t USING {view} AS s ON {on} "
+                + " ".join(clauses)
+            )
+        finally:
+            self.spark.catalog.dropTempView(view)
         return self.version(name)
+
+
+def _at(path: Path) -> str:
+    """A Delta table by its location, as SQL names it."""
+    return "delta.`" + str(path).replace("`", "``") + "`"
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _create_sql(spec: TableSpec, path: Path) -> str:
+    """CREATE TABLE of a declared table at its location: columns with their types, NOT NULL
+    and descriptions, partitioning, description and properties (change feed on)."""
+    properties = {"delta.enableChangeDataFeed": "true", **spec.properties}
+    parts = [f"CREATE TABLE IF NOT EXISTS {_at(path)} ({spec.schema.toDDL()}) USING delta"]
+    if spec.partition_by:
+        parts.append("PARTITIONED BY (" + ", ".join(f"`{c}`" for c in spec.partition_by) + ")")
+    parts.append(f"COMMENT {_quoted(spec.description)}")
+    parts.append(
+        "TBLPROPERTIES ("
+        + ", ".join(f"{_quoted(k)} = {_quoted(str(v))}" for k, v in properties.items())
+        + ")"
+    )
+    return " ".join(parts)
 
 
 MARKER = ".plantlake-lake"

@@ -10,7 +10,6 @@ import logging
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from delta.tables import DeltaTable
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -255,37 +254,26 @@ def _merge_unmapped(lake: Lake, unmapped: DataFrame, days: list[date], txn_versi
     read up to): a run that fails after it and is retried does not add the counts again.
     """
     in_days = ", ".join(f"DATE'{d}'" for d in days)
-    target = DeltaTable.forPath(lake.spark, str(lake.path("silver.unmapped_addresses")))
     conf = lake.spark.conf
     conf.set("spark.databricks.delta.write.txnAppId", UNMAPPED_TXN_APP)
     conf.set("spark.databricks.delta.write.txnVersion", str(txn_version))
     try:
-        _merge_unmapped_rows(target, unmapped, in_days)
-    finally:
-        conf.unset("spark.databricks.delta.write.txnAppId")
-        conf.unset("spark.databricks.delta.write.txnVersion")
-
-
-def _merge_unmapped_rows(target: DeltaTable, unmapped: DataFrame, in_days: str) -> None:
-    (
-        target.alias("t")
-        .merge(
-            unmapped.alias("s"),
+        lake.merge(
+            "silver.unmapped_addresses",
+            unmapped,
             f"t.event_date IN ({in_days}) AND t.event_date = s.event_date AND "
             "t.source = s.source AND t.address = s.address AND t.reason = s.reason",
-        )
-        .whenMatchedUpdate(
-            set={
+            update={
                 "value_count": "t.value_count + s.value_count",
                 "first_seen": "least(t.first_seen, s.first_seen)",
                 "last_seen": "greatest(t.last_seen, s.last_seen)",
                 "example_value": "s.example_value",
                 "last_ingested_at": "greatest(t.last_ingested_at, s.last_ingested_at)",
-            }
+            },
         )
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    finally:
+        conf.unset("spark.databricks.delta.write.txnAppId")
+        conf.unset("spark.databricks.delta.write.txnVersion")
 
 
 def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
@@ -369,20 +357,14 @@ def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
     touched = sorted(r.event_date for r in new.select("event_date").distinct().collect())
     if touched:
         in_days = ", ".join(f"DATE'{d}'" for d in touched)
-        target = DeltaTable.forPath(lake.spark, str(lake.path(consumer)))
-        (
-            target.alias("t")
-            .merge(
-                new.alias("s"),
-                f"t.event_date IN ({in_days}) AND t.event_date = s.event_date AND "
-                "t.equipment_id = s.equipment_id AND t.tag = s.tag AND t.event_time = s.event_time",
-            )
-            .whenMatchedUpdateAll(
-                condition=f"(t.quality = 'bad' AND s.quality != 'bad') OR "
-                f"(t.quality = s.quality AND {source_rank_sql('s')} < {source_rank_sql('t')})"
-            )
-            .whenNotMatchedInsertAll()
-            .execute()
+        lake.merge(
+            consumer,
+            new,
+            f"t.event_date IN ({in_days}) AND t.event_date = s.event_date AND "
+            "t.equipment_id = s.equipment_id AND t.tag = s.tag AND t.event_time = s.event_time",
+            update="*",
+            update_when=f"(t.quality = 'bad' AND s.quality != 'bad') OR "
+            f"(t.quality = s.quality AND {source_rank_sql('s')} < {source_rank_sql('t')})",
         )
     added = new.count()
     if unmapped_days:  # after the readings: their merge may run again, this one may not
