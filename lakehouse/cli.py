@@ -52,12 +52,12 @@ def _settings():
         raise typer.Exit(2) from None
 
 
-def _open_lake():
+def _open_lake(*, attach: bool = True):
     from lakehouse.lake import open_lake
 
     settings = _settings()
     with err_console.status("starting Spark…"):
-        return open_lake(settings)
+        return open_lake(settings, attach=attach)
 
 
 def _humanize_bytes(size: int | None) -> str:
@@ -121,9 +121,9 @@ def sql(
     """Run one SQL statement against the lake and print the result."""
     from pyspark.errors import PySparkException
 
-    lake = _open_lake()
+    lake = _open_lake(attach=False)
     try:
-        df = lake.spark.sql(query)
+        df = lake.sql(query)
         result = (df.limit(limit) if limit else df).toPandas()
     except PySparkException as exc:
         err_console.print(f"[red]SQL error[/red]: {spark_error_message(exc)}")
@@ -180,6 +180,33 @@ def sql_endpoint(
     try:
         serve(settings, port, read_write=read_write, refresh_s=refresh_s, ready=ready)
     except (EndpointStartError, SparkSetupError) as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def engine(
+    port: int | None = typer.Option(
+        None, help="TCP port on 127.0.0.1 (default: the setting ports.engine, 15002)"
+    ),
+) -> None:
+    """Serve the lake as one warm Spark engine (Spark Connect) on 127.0.0.1 until stopped.
+
+    `plantlake sql`, notebooks, Dagster runs and scripts of this lake then connect to it in
+    about a second instead of starting Spark themselves. Prints a line with `ready` once
+    clients can connect; SIGTERM or Ctrl-C stops it.
+    """
+    from lakehouse import engine as warm
+    from lakehouse.spark import SparkSetupError
+
+    settings = _settings()
+
+    def ready(address) -> None:
+        print(f"ready: {address.url} serves {address.lake_root}", flush=True)
+
+    try:
+        warm.serve(settings, port=port, ready=ready)
+    except (RuntimeError, SparkSetupError) as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
 

@@ -124,31 +124,61 @@ class Lake:
     def attach(self) -> list[str]:
         """Register every table that exists under this root by its name; returns their names.
 
-        Cheap (no data is read): call it again to see tables another process created since.
+        Cheap (no data is read; names the session's catalog already holds are kept): call it
+        again to see tables another process created since.
         """
-        for layer in LAYERS:
-            self._ensure_database(layer)
+        listed = self._listed()
         attached = []
         for spec in all_tables():
             if self.exists(spec.full_name):
-                self._register(spec)
+                self._register(spec, listed)
                 attached.append(spec.full_name)
         return attached
+
+    def _listed(self) -> set[str]:
+        """The lake's names the session's catalog holds (a warm engine's: all of them)."""
+        names = set()
+        for layer in LAYERS:
+            self._ensure_database(layer)
+            names |= {f"{layer}.{t.name}" for t in self.spark.catalog.listTables(layer)}
+        return names
 
     def _ensure_database(self, layer: str) -> None:
         if not self.spark.catalog.databaseExists(layer):
             self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
 
-    def _register(self, spec: TableSpec) -> None:
-        path = self.path(spec.full_name)
-        if _registered.get(spec.full_name) == path and self.spark.catalog.tableExists(
-            spec.full_name
-        ):
+    def _register(self, spec: TableSpec, listed: set[str] | None = None) -> None:
+        """Give the table its name in the session's catalog, if it has not got it. A name this
+        process pointed at another lake's table is pointed here (tests open several lakes);
+        a name it did not register is left as it is (a warm engine's, of this same lake)."""
+        name, path = spec.full_name, self.path(spec.full_name)
+        known = _registered.get(name)
+        present = name in listed if listed is not None else self.spark.catalog.tableExists(name)
+        if present and known in (None, path):
+            _registered[name] = path
             return
-        # Dropping a table registered by LOCATION forgets the name; the files stay.
-        self.spark.sql(f"DROP TABLE IF EXISTS {spec.full_name}")
-        self.spark.sql(f"CREATE TABLE {spec.full_name} USING delta LOCATION '{path}'")
-        _registered[spec.full_name] = path
+        if present:  # dropping a table registered by LOCATION forgets the name; the files stay
+            self.spark.sql(f"DROP TABLE IF EXISTS {name}")
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{path}'")
+        _registered[name] = path
+
+    def sql(self, query: str) -> DataFrame:
+        """`spark.sql(query)`, registering on demand the lake's tables it names (a session
+        opened with `open_lake(attach=False)` answers its first query without registering
+        every table first)."""
+        from pyspark.errors import AnalysisException
+
+        tried: set[str] = set()
+        while True:
+            try:
+                return self.spark.sql(query)
+            except AnalysisException as exc:
+                name = _missing_table(exc)
+                if name is None or name in tried or name not in _names() or not self.exists(name):
+                    raise
+                tried.add(name)
+                self._ensure_database(get_table(name).layer)
+                self._register(get_table(name))
 
     # -- creating ----------------------------------------------------------------------------
     def create_all(self) -> list[str]:
@@ -473,6 +503,18 @@ class Lake:
         return self.version(name)
 
 
+def _names() -> set[str]:
+    return {spec.full_name for spec in all_tables()}
+
+
+def _missing_table(exc: Exception) -> str | None:
+    """The `layer.table` a query named that the catalog does not hold, from Spark's error."""
+    if getattr(exc, "getCondition", lambda: None)() != "TABLE_OR_VIEW_NOT_FOUND":
+        return None
+    relation = (exc.getMessageParameters() or {}).get("relationName", "")
+    return relation.replace("`", "").removeprefix("spark_catalog.").lower() or None
+
+
 def _at(path: Path) -> str:
     """A Delta table by its location, as SQL names it."""
     return "delta.`" + str(path).replace("`", "``") + "`"
@@ -507,8 +549,9 @@ def is_plantlake_lake(root: Path) -> bool:
     return (root / MARKER).exists() or (root.is_dir() and not any(root.iterdir()))
 
 
-def open_lake(settings: Settings | None = None) -> Lake:
+def open_lake(settings: Settings | None = None, *, attach: bool = True) -> Lake:
     """The lake of the settings, with every existing table registered by name: the one line.
+    With `attach=False` names are registered as `Lake.sql` and `Lake.read` meet them.
 
     >>> lake = open_lake()
     >>> lake.spark.sql("SELECT count(*) FROM bronze.mqtt_messages").show()
@@ -518,5 +561,6 @@ def open_lake(settings: Settings | None = None) -> Lake:
     root.mkdir(parents=True, exist_ok=True)
     (root / MARKER).touch()
     lake = Lake(get_spark(settings), root)
-    lake.attach()
+    if attach:
+        lake.attach()
     return lake

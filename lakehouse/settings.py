@@ -48,6 +48,7 @@ class Ports(BaseModel):
     sql: Port = 10000
     jupyter: Port = 8888  # the front door too
     ingest_metrics: Port = 9464  # Prometheus /metrics of the ingestion service
+    engine: Port = 15002  # the warm Spark Connect engine (lakehouse.engine)
 
 
 class Settings(BaseSettings):
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
     spark_master: str = Field(
         "local[*]", description="local, local[N], local[*], spark://host:port, yarn or k8s://…"
     )
+    engine: str = Field(
+        "auto",
+        description="auto (this lake's running engine, else a local session), local, or "
+        "sc://host:port",
+    )
     spark_driver_memory: str = Field("4g", description="JVM size such as 2g or 4096m")
     spark_shuffle_partitions: int = Field(4, ge=1, description="a whole number >= 1")
     jars_dir: Path = Field(
@@ -79,6 +85,13 @@ class Settings(BaseSettings):
     def _spark_master_form(cls, value: str) -> str:
         if not _SPARK_MASTER.match(value):
             raise ValueError("not a Spark master URL")
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_form(cls, value: str) -> str:
+        if value not in ("auto", "local") and not re.fullmatch(r"sc://[^/\s;]+:\d+", value):
+            raise ValueError("must be auto, local or sc://host:port")
         return value
 
     @field_validator("spark_driver_memory")

@@ -92,22 +92,43 @@ def _claim_pyspark_error_loggers() -> None:
         PySparkLogger.getLogger(name)
 
 
+_engine_sessions: dict[Path, SparkSession] = {}  # per lake: client sessions of its engine
+
+
+def _engine_session(settings: Settings) -> SparkSession | None:
+    from lakehouse import engine
+
+    root = Path(settings.lake_root).resolve()
+    if root not in _engine_sessions:
+        session = engine.connect(settings)
+        if session is None:
+            return None
+        _engine_sessions[root] = session
+    return _engine_sessions[root]
+
+
 def get_spark(
     settings: Settings | None = None, extra_conf: dict[str, str] | None = None
 ) -> SparkSession:
-    """The process's SparkSession (built on first call, then reused).
+    """The process's SparkSession (built on first call, then reused): a client session of the
+    lake's running engine (`lakehouse.engine`, setting `engine`), else a local one.
 
     `extra_conf` adds to or replaces settings of `spark_conf` for a process with special needs
-    (the SQL endpoint); it applies only when this call builds the session.
+    (the SQL endpoint, the engine itself): such a process always runs a local session; the
+    settings apply only when this call builds it.
 
     >>> spark = get_spark()
     >>> spark.sql("SELECT 1 AS one").collect()
     [Row(one=1)]
     """
+    settings = settings or get_settings()
+    if extra_conf is None:
+        remote = _engine_session(settings)
+        if remote is not None:
+            return remote
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    settings = settings or get_settings()
     _claim_pyspark_error_loggers()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", os.path.realpath(sys.executable))
