@@ -332,7 +332,17 @@ def spark_error_message(exc: Exception) -> str:
     return "\n".join(lines).rstrip(";").strip() or message.strip()
 
 
-def _add_plugins() -> None:
+def _builtin_commands() -> set[str]:
+    names = {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands}
+    return names | {g.name for g in app.registered_groups if g.name}
+
+
+def _add_plugins(argv: list[str]) -> None:
+    """Add the sub-commands other packages contribute, unless a built-in command was asked for
+    (`plantlake sql` answers without importing Dagster, about 2 s)."""
+    asked = next((a for a in argv if not a.startswith("-")), None)
+    if asked in _builtin_commands():
+        return
     for ep in entry_points(group="plantlake.cli"):
         try:
             sub = ep.load()
@@ -342,7 +352,7 @@ def _add_plugins() -> None:
         app.add_typer(sub, name=ep.name)
 
 
-_add_plugins()
+_add_plugins(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,10 @@ from lakehouse.services.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("mqtt", "postgres", "opcua", "dagster", "mlflow", "sql", "jupyter", "ingest_metrics")
+SERVICES = (
+    *("mqtt", "postgres", "opcua", "dagster", "mlflow", "sql", "jupyter", "ingest_metrics"),
+    "engine",
+)
 
 
 def plantlake(
