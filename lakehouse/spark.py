@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -75,6 +77,38 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+# What the JVM prints on stderr that says nothing to a user: Spark's launcher always adds the
+# incubating vector module, and the JVM announces it at every start.
+_JVM_NOISE = (b"WARNING: Using incubator modules",)
+
+
+@contextmanager
+def _jvm_stderr_filtered():
+    """Start the JVM inside the block with its stderr through a filter that drops `_JVM_NOISE`
+    lines and passes every other line on to this process's stderr, for the JVM's lifetime."""
+    try:
+        real, saved = os.dup(2), os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    read_end, write_end = os.pipe()
+
+    def forward() -> None:
+        with os.fdopen(read_end, "rb") as lines, os.fdopen(real, "wb", buffering=0) as out:
+            for line in lines:
+                if not line.startswith(_JVM_NOISE):
+                    out.write(line)
+
+    threading.Thread(target=forward, name="jvm-stderr", daemon=True).start()
+    os.dup2(write_end, 2)  # the JVM inherits this descriptor as its stderr
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)  # this process writes to its own stderr directly again
+        os.close(saved)
+        os.close(write_end)
+
+
 def _claim_pyspark_error_loggers() -> None:
     """Create PySpark's query-context loggers as PySparkLoggers before anyone else can.
 
@@ -135,7 +169,8 @@ def get_spark(
     builder = SparkSession.builder
     for key, value in {**spark_conf(settings), **(extra_conf or {})}.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    with _jvm_stderr_filtered():
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     # PySpark logs every failed query as JSON with the whole JVM stack before raising it; the
     # raised exception already carries Spark's message, so these loggers only add noise.
