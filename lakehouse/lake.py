@@ -492,14 +492,17 @@ class Lake:
             clauses.append(f"WHEN MATCHED{when} THEN UPDATE SET {sets}")
         if insert:
             clauses.append("WHEN NOT MATCHED THEN INSERT *")
+        # in the source's own session: a streaming micro-batch has one of its own, whose
+        # temporary views the lake's session does not see
+        session = source.sparkSession
         source.createOrReplaceTempView(view)
         try:
-            self.spark.sql(
+            session.sql(
                 f"MERGE INTO {_at(self.path(name))} AS t USING {view} AS s ON {on} "
                 + " ".join(clauses)
             )
         finally:
-            self.spark.catalog.dropTempView(view)
+            session.catalog.dropTempView(view)
         return self.version(name)
 
 
