@@ -142,24 +142,23 @@ def _seen_rows(champ: Champion, trained) -> np.ndarray:
     path = champ.tags.get("training_side")
     if not path:
         return np.zeros(len(trained.holdout), bool)
-    side = mlflow.artifacts.load_dict(f"runs:/{champ.run_id}/{path}")
+    try:
+        side = mlflow.artifacts.load_dict(f"runs:/{champ.run_id}/{path}")
+    except mlflow.exceptions.MlflowException as e:
+        log.warning(
+            "champion %s v%s: its training side is unreadable (%s)", champ.name, champ.version, e
+        )
+        return np.zeros(len(trained.holdout), bool)
     axis = trained.axis
     if side["time_unit"] != axis.unit:
         raise CannotScore(f"it was trained on time in {side['time_unit']}, not {axis.unit}")
     h = trained.holdout
-    seen = splits.Split(
-        side["kind"],
-        axis,
-        np.nan,
-        np.nan,
-        np.nan,
-        np.nan,
-        0,
-        0,
-        trained_units=tuple(side["trained_units"]),
-        seen_end=float(side["seen_end"]),
+    return splits.overlap(
+        side["trained_units"],
+        float(side["seen_end"]),
+        axis.values(h[axis.column]),
+        h[trained.problem.id_col].to_numpy(),
     )
-    return splits.overlap(seen, axis.values(h[axis.column]), h[trained.problem.id_col].to_numpy())
 
 
 def tag(name: str, version: str, **tags) -> None:

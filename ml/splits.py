@@ -7,6 +7,7 @@ unit otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,9 +122,11 @@ def describe(
     )
 
 
-def overlap(train: Split, t: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Rows (unit `ids`, times `t`) that `train`'s model saw in training: a unit it trained on,
-    at a time its training rows or their labels reached. Empty when it recorded neither."""
-    if not train.trained_units or not np.isfinite(train.seen_end):
+def overlap(
+    trained_units: Sequence[str], seen_end: float, t: np.ndarray, ids: np.ndarray
+) -> np.ndarray:
+    """Rows (unit `ids`, times `t`) a model saw in training: a unit it trained on, at a time its
+    training rows or their labels reached (`Split.trained_units`, `Split.seen_end`)."""
+    if not len(trained_units) or not np.isfinite(seen_end):
         return np.zeros(len(t), bool)
-    return np.isin(ids.astype(str), train.trained_units) & (t <= train.seen_end)
+    return np.isin(ids.astype(str), list(trained_units)) & (t <= seen_end)
