@@ -67,3 +67,11 @@ def test_bad_memory_and_tracking_uri(monkeypatch):
         load_settings()
     assert "'spark_driver_memory'" in str(err.value)
     assert "'mlflow_tracking_uri'" in str(err.value)
+
+
+def test_an_engine_that_is_not_auto_local_or_sc_host_port_names_the_key(monkeypatch):
+    monkeypatch.setenv("PLANTLAKE_ENGINE", "spark://127.0.0.1:7077")
+    with pytest.raises(SettingsError, match=r"'engine' \(env PLANTLAKE_ENGINE\).*sc://host:port"):
+        load_settings()
+    monkeypatch.setenv("PLANTLAKE_ENGINE", "sc://localhost:15002")
+    assert load_settings().engine == "sc://localhost:15002"
