@@ -11,6 +11,7 @@ import os
 import sys
 from enum import StrEnum
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -337,11 +338,17 @@ def _builtin_commands() -> set[str]:
     return names | {g.name for g in app.registered_groups if g.name}
 
 
+def _is_the_command() -> bool:
+    """This process is `plantlake …` (or `python -m lakehouse.cli`), not a program importing it."""
+    program = Path(sys.argv[0]).name if sys.argv else ""
+    return program in ("plantlake", "cli.py", "launch.py")
+
+
 def _add_plugins(argv: list[str]) -> None:
     """Add the sub-commands other packages contribute, unless a built-in command was asked for
     (`plantlake sql` answers without importing Dagster, about 2 s)."""
     asked = next((a for a in argv if not a.startswith("-")), None)
-    if asked in _builtin_commands():
+    if _is_the_command() and asked in _builtin_commands():
         return
     for ep in entry_points(group="plantlake.cli"):
         try:

@@ -84,6 +84,10 @@ def connect(settings: Settings) -> SparkSession | None:
     """A client session of the engine serving the settings' lake, or None (use a local one)."""
     if settings.engine == "local":
         return None
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        return None  # this process runs a local session: one process cannot mix the two modes
     root = Path(settings.lake_root).resolve()
     found = running(root)
     if settings.engine == "auto":
@@ -99,6 +103,8 @@ def connect(settings: Settings) -> SparkSession | None:
         except OSError:
             token = None
     host, port = address.host_port
+    if host in ("127.0.0.1", "::1", "[::1]"):
+        host = "localhost"  # pyspark sends a token without TLS to "localhost" only
     if not token or not _answers(host, port):
         _fallback(settings, f"no engine answers at {address.url} with a token for {root}")
         return None
@@ -147,6 +153,9 @@ def serve(settings: Settings, *, port: int | None = None, ready=lambda address: 
     home = folder(root)
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = port or settings.ports.engine
+    serving = running(root)
+    if serving is not None:
+        raise RuntimeError(f"the lake {root} is served already: {serving.url} (pid {serving.pid})")
     if _answers("127.0.0.1", port):
         raise RuntimeError(f"port {port} on 127.0.0.1 is in use: choose another (ports.engine)")
     token = secrets.token_urlsafe(32)
@@ -164,6 +173,7 @@ def serve(settings: Settings, *, port: int | None = None, ready=lambda address: 
         ready(address)
         stop.wait()
     finally:
-        for name in ("engine.json", "token"):
-            (home / name).unlink(missing_ok=True)
+        if (found := running(root)) is None or found.pid == os.getpid():
+            for name in ("engine.json", "token"):
+                (home / name).unlink(missing_ok=True)
         spark.stop()

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -159,7 +158,9 @@ class Lake:
             return
         if present:  # dropping a table registered by LOCATION forgets the name; the files stay
             self.spark.sql(f"DROP TABLE IF EXISTS {name}")
-        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{path}'")
+        self.spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION {_quoted(str(path))}"
+        )
         _registered[name] = path
 
     def sql(self, query: str) -> DataFrame:
@@ -199,7 +200,7 @@ class Lake:
             return False
         try:
             self.spark.sql(_create_sql(spec, self.path(name)))
-        except PySparkException:
+        except Exception:  # Delta's conflicts reach classic PySpark as Py4JJavaError
             # Another process may have created it at the same moment: that is success too.
             if not self.exists(name):
                 raise
@@ -225,7 +226,7 @@ class Lake:
             )
             try:
                 self.spark.sql(f"ALTER TABLE {spec.full_name} ADD COLUMNS ({columns})")
-            except PySparkException:
+            except Exception:  # Delta's conflicts reach classic PySpark as Py4JJavaError
                 # Another process may have added them at the same moment: that is success too.
                 self.spark.catalog.refreshTable(spec.full_name)
                 have = {f.name for f in self.spark.table(spec.full_name).schema.fields}

@@ -160,6 +160,12 @@ def get_spark(
         remote = _engine_session(settings)
         if remote is not None:
             return remote
+    if _engine_sessions:
+        raise SparkSetupError(
+            f"this process works through the engine of {', '.join(map(str, _engine_sessions))}; "
+            f"the lake {Path(settings.lake_root).resolve()} needs an engine of its own "
+            "(`plantlake engine`) or a process of its own"
+        )
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
