@@ -139,7 +139,8 @@ class Lake:
         names = set()
         for layer in LAYERS:
             self._ensure_database(layer)
-            names |= {f"{layer}.{t.name}" for t in self.spark.catalog.listTables(layer)}
+            shown = self.spark.sql(f"SHOW TABLES IN {layer}").collect()  # resolves none of them
+            names |= {f"{layer}.{r.tableName}" for r in shown if not r.isTemporary}
         return names
 
     def _ensure_database(self, layer: str) -> None:
@@ -152,11 +153,18 @@ class Lake:
         a name it did not register is left as it is (a warm engine's, of this same lake)."""
         name, path = spec.full_name, self.path(spec.full_name)
         known = _registered.get(name)
-        present = name in listed if listed is not None else self.spark.catalog.tableExists(name)
-        if present and known in (None, path):
-            _registered[name] = path
-            return
-        if present:  # dropping a table registered by LOCATION forgets the name; the files stay
+        if known is None or known == path:
+            try:
+                present = (
+                    name in listed if listed is not None else self.spark.catalog.tableExists(name)
+                )
+            except Exception:  # the name points at files deleted since: registered anew below
+                present, known = False, Path("/nonexistent")
+            if present:
+                _registered[name] = path
+                return
+        if known is not None and known != path:
+            # dropping a table registered by LOCATION forgets the name; the files stay
             self.spark.sql(f"DROP TABLE IF EXISTS {name}")
         self.spark.sql(
             f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION {_quoted(str(path))}"
