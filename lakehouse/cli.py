@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sys
 from enum import StrEnum
 from importlib.metadata import entry_points
@@ -122,7 +123,8 @@ def sql(
     """Run one SQL statement against the lake and print the result."""
     from pyspark.errors import PySparkException
 
-    lake = _open_lake(attach=False)
+    # a query registers the tables it names as it meets them; SHOW, DESCRIBE … see them all
+    lake = _open_lake(attach=not re.match(r"\s*(select|with|values|from)\b", query, re.I))
     try:
         df = lake.sql(query)
         result = (df.limit(limit) if limit else df).toPandas()

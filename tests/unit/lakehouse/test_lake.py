@@ -229,3 +229,12 @@ def test_new_columns_added_by_another_process_at_the_same_moment_are_success(
     monkeypatch.setattr(spark, "sql", racing)
     assert lake.create("ops.watermarks") is False
     assert "watermark_key" in [f.name for f in lake.read("ops.watermarks").schema.fields]
+
+
+def test_a_query_registers_the_tables_it_names_on_demand(lake, spark):
+    lake.create("ops.watermarks")
+    lake.append("ops.watermarks", watermarks(spark, [("a", "b", T0, "k", 1, T0)]))
+    spark.sql("DROP TABLE ops.watermarks")  # as a session that registered nothing yet
+    assert lake.sql("SELECT count(*) AS n FROM ops.watermarks").first()["n"] == 1
+    with pytest.raises(Exception, match="TABLE_OR_VIEW_NOT_FOUND"):
+        lake.sql("SELECT * FROM ops.no_such_table")
