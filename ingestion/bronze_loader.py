@@ -8,6 +8,7 @@ batch replayed after a crash (its checkpoint entry not yet written) adds nothing
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +107,7 @@ def landing_to_quarantine(landed: DataFrame) -> DataFrame:
 
 
 LOOKBACK_DAYS = 30
+RUN_METADATA = "bronze_loader"  # the key of what a loader batch offered, in its commits' metadata
 ROUTES = {
     "mqtt": ("bronze.mqtt_messages", landing_to_mqtt_messages),
     "sparkplug": ("bronze.sparkplug_messages", landing_to_sparkplug_messages),
@@ -135,35 +137,58 @@ class BronzeLoader:
         self.checkpoint = lake.root / "_checkpoints" / "bronze_loader"
         self.max_files_per_batch = max_files_per_batch
 
-    def _write_batch(self, batch: DataFrame, batch_id: int, counts: dict[str, int]) -> None:
+    def _write_batch(self, batch: DataFrame, batch_id: int, run_id: str) -> None:
         landed = batch.withColumn("landing_file", F.col("_metadata.file_path")).persist()
         try:
-            kinds = {row.kind for row in landed.select("kind").distinct().collect()}
-            for kind in sorted(kinds):
+            offered = {row.kind: row["count"] for row in landed.groupBy("kind").count().collect()}
+            for kind in sorted(offered):
                 table, transform = ROUTES[kind]
                 rows = transform(landed)
+                # What the batch offered is recorded in its commits, where the run reads it
+                # back: this function may run in a Spark Connect engine's Python worker.
+                done = {RUN_METADATA: {"run": run_id, "batch": batch_id, "rows": offered[kind]}}
                 # A row without a source time is dated by when it arrived: a retained message
                 # received again on a later day must still land once, so its id is looked up in
                 # the days before too. Rows with a source time keep the one-partition lookup.
                 undated = F.col("source_timestamp").isNull()
-                if kind == "quarantine":
-                    self.lake.insert_new(table, rows, lookback_days=LOOKBACK_DAYS)
-                elif "source_timestamp" in rows.columns:
-                    self.lake.insert_new(table, rows.where(undated), lookback_days=LOOKBACK_DAYS)
-                    self.lake.insert_new(table, rows.where(~undated))
-                else:
-                    self.lake.insert_new(table, rows)
-                counts[table] = counts.get(table, 0) + rows.count()
+                before = self.lake.version(table)
+                with self.lake.commit_metadata(done, batch.sparkSession):
+                    if kind == "quarantine":
+                        self.lake.insert_new(table, rows, lookback_days=LOOKBACK_DAYS)
+                    elif "source_timestamp" in rows.columns:
+                        self.lake.insert_new(
+                            table, rows.where(undated), lookback_days=LOOKBACK_DAYS
+                        )
+                        self.lake.insert_new(table, rows.where(~undated))
+                    else:
+                        self.lake.insert_new(table, rows)
+                if self.lake.version(table) == before:  # all replayed: Delta committed nothing
+                    self.lake.note(table, done, batch.sparkSession)
         finally:
             landed.unpersist()
+
+    def _offered(self, before: dict[str, int], run_id: str) -> tuple[int, dict[str, int]]:
+        """The batches of run `run_id` and the rows they offered per table, from the commits
+        made after the versions `before` (a batch's rows are recorded in each of its commits)."""
+        batches, counts = set(), {}
+        for table, version in before.items():
+            per_batch = {}
+            for commit in self.lake.commits_after(table, version):
+                recorded = commit.user_metadata.get(RUN_METADATA) or {}
+                if recorded.get("run") == run_id:
+                    per_batch[recorded["batch"]] = recorded["rows"]
+            if per_batch:
+                counts[table] = sum(per_batch.values())
+                batches |= set(per_batch)
+        return len(batches), counts
 
     def run(self) -> LoaderRun:
         """Load every file landed and not loaded yet, then stop (trigger `availableNow`)."""
         for table, _ in ROUTES.values():
             self.lake.create(table)
         self.landing_root.mkdir(parents=True, exist_ok=True)
-        counts: dict[str, int] = {}
-        batches = []
+        before = {table: self.lake.version(table) for table, _ in ROUTES.values()}
+        run_id = uuid.uuid4().hex
         start = time.perf_counter()
         stream = (
             self.lake.spark.readStream.schema(spark_schema())
@@ -175,8 +200,7 @@ class BronzeLoader:
         )
 
         def write(batch: DataFrame, batch_id: int) -> None:
-            self._write_batch(batch, batch_id, counts)
-            batches.append(batch_id)
+            self._write_batch(batch, batch_id, run_id)
 
         query = (
             stream.writeStream.foreachBatch(write)
@@ -185,4 +209,5 @@ class BronzeLoader:
             .start()
         )
         query.awaitTermination()
-        return LoaderRun(len(batches), counts, time.perf_counter() - start)
+        batches, counts = self._offered(before, run_id)
+        return LoaderRun(batches, counts, time.perf_counter() - start)

@@ -11,7 +11,7 @@ import json
 import logging
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -66,6 +66,27 @@ class Commit:
     version: int
     operation: str
     metrics: dict[str, str]
+    user_metadata: dict = field(default_factory=dict)  # what the writer recorded (JSON object)
+
+    @classmethod
+    def from_log(cls, version: int, path: Path) -> Commit:
+        """The commit of one `_delta_log/<version>.json` file."""
+        info: dict = {}
+        for line in path.read_text().splitlines():
+            action = json.loads(line)
+            if "commitInfo" in action:
+                info = action["commitInfo"]
+                break
+        try:
+            recorded = json.loads(info.get("userMetadata") or "{}")
+        except ValueError:
+            recorded = {}
+        return cls(
+            version,
+            info.get("operation", ""),
+            info.get("operationMetrics", {}),
+            recorded if isinstance(recorded, dict) else {},
+        )
 
     @property
     def rows_written(self) -> int | None:
@@ -267,18 +288,16 @@ class Lake:
         Read from the newest JSON file of `_delta_log` (Delta writes one per commit), so asking
         costs no Spark job.
         """
-        log_dir = self.path(name) / "_delta_log"
-        commits = sorted((int(p.stem), p) for p in log_dir.glob("*.json") if p.stem.isdigit())
+        commits = self._commits(name)
         if not commits:
-            raise TableMissingError(f"table {name} has no commit in {log_dir}")
-        version, path = commits[-1]
-        info: dict = {}
-        for line in path.read_text().splitlines():
-            action = json.loads(line)
-            if "commitInfo" in action:
-                info = action["commitInfo"]
-                break
-        return Commit(version, info.get("operation", ""), info.get("operationMetrics", {}))
+            raise TableMissingError(
+                f"table {name} has no commit in {self.path(name) / '_delta_log'}"
+            )
+        return Commit.from_log(*commits[-1])
+
+    def commits_after(self, name: str, version: int) -> list[Commit]:
+        """The table's commits after `version` whose log files are still there (no Spark job)."""
+        return [Commit.from_log(v, p) for v, p in self._commits(name) if v > version]
 
     def _commits(self, name: str) -> list[tuple[int, Path]]:
         log_dir = self.path(name) / "_delta_log"
@@ -290,29 +309,23 @@ class Lake:
         Read from the newest commits of the log (no Spark job); commits by other writers
         (an OPTIMIZE, an ML scorer) are passed over.
         """
-        for _, path in reversed(self._commits(name)[-look_back:]):
-            for line in path.read_text().splitlines():
-                info = json.loads(line).get("commitInfo")
-                if info is None:
-                    continue
-                try:
-                    recorded = json.loads(info.get("userMetadata") or "{}")
-                except ValueError:
-                    recorded = {}
-                if isinstance(recorded, dict) and "inputs" in recorded:
-                    return recorded["inputs"]
-                break
+        for version, path in reversed(self._commits(name)[-look_back:]):
+            recorded = Commit.from_log(version, path).user_metadata
+            if "inputs" in recorded:
+                return recorded["inputs"]
         return {}
 
     @contextmanager
-    def commit_metadata(self, metadata: dict):
-        """Record `metadata` (JSON) in the commits made inside the block: what a build read."""
+    def commit_metadata(self, metadata: dict, session: SparkSession | None = None):
+        """Record `metadata` (JSON) in the commits made inside the block (what a build read),
+        by the lake's session or the given one (a streaming micro-batch's)."""
+        conf = (session or self.spark).conf
         key = "spark.databricks.delta.commitInfo.userMetadata"
-        self.spark.conf.set(key, json.dumps(metadata, sort_keys=True))
+        conf.set(key, json.dumps(metadata, sort_keys=True))
         try:
             yield
         finally:
-            self.spark.conf.unset(key)
+            conf.unset(key)
 
     def record(self, name: str, inputs: dict) -> None:
         """Record `inputs` as what `name` is up to date with, in a commit of no rows."""
@@ -321,6 +334,15 @@ class Lake:
             self.spark.sql(
                 f"ALTER TABLE delta.`{self.path(name)}` "
                 f"SET TBLPROPERTIES ('plantlake.built_from' = '{value}')"
+            )
+
+    def note(self, name: str, metadata: dict, session: SparkSession | None = None) -> None:
+        """A commit of no rows that records `metadata` (a table property keeps the last one):
+        for a writer whose write changed nothing, which Delta does not commit."""
+        value = json.dumps(metadata, sort_keys=True).replace("'", "")
+        with self.commit_metadata(metadata, session):
+            (session or self.spark).sql(
+                f"ALTER TABLE {_at(self.path(name))} SET TBLPROPERTIES ('plantlake.noted' = '{value}')"
             )
 
     @contextmanager

@@ -171,7 +171,9 @@ def get_spark(
         return active
     _claim_pyspark_error_loggers()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ.setdefault("PYSPARK_PYTHON", os.path.realpath(sys.executable))
+    # the interpreter as this process names it: a virtual environment's `python` is a link to
+    # the base interpreter, and resolved it would run Python workers outside the environment
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in {**spark_conf(settings), **(extra_conf or {})}.items():
         builder = builder.config(key, value)

@@ -110,22 +110,25 @@ def _unquoted(text: Column) -> Column:
     ).otherwise(text)
 
 
-def _json_field(payload: Column, field: str) -> Column:
-    return F.get_json_object(payload, "$['" + field.replace("'", "\\'") + "']")
+def _field(fields: Column, name: str) -> Column:
+    """A top-level field of a payload parsed to a map: strings without their quotes, other
+    values as their JSON text (as `get_json_object` gives them); null when absent."""
+    return F.try_element_at(fields, F.lit(name))
 
 
 def mqtt_values(mqtt_messages: DataFrame, rules: CompiledRules) -> DataFrame:
     """bronze.mqtt_messages → one row per value, with the rule whose topic matches."""
     compiled = rules.of("uns")
-    payload = F.col("payload").cast("string")
+    # the payload is parsed once, to a map of its top-level fields (strings unquoted, other
+    # values as JSON text); text that is not a JSON object gives null, never an error
     df = mqtt_messages.select(
         F.col("topic").alias("_topic"),
-        payload.alias("_payload"),
+        F.from_json(F.col("payload").cast("string"), "map<string,string>").alias("_fields"),
         "source_timestamp",
         "received_at",
         "ingested_at",
     )
-    df = df.withColumn("rule", _rule_index(compiled))
+    df = _matched(df, compiled, ("_topic",), per_address=True)
     # Per rule: the list of (field, value) it reads from the payload.
     value_sets = None
     for r in compiled:
@@ -135,17 +138,17 @@ def mqtt_values(mqtt_messages: DataFrame, rules: CompiledRules) -> DataFrame:
             skip = ", ".join(
                 "'" + f.replace("'", "''") + "'" for f in (m.timestamp, m.quality, m.unit) if f
             )
-            keep = f"k -> NOT k IN ({skip})" if skip else "k -> true"
-            # every other field of the object is a tag: its path is built from its name
+            keep = f"e -> NOT e.key IN ({skip})" if skip else "e -> true"
+            # every other field of the object is a tag
             values = F.expr(
-                f"transform(filter(json_object_keys(_payload), {keep}), k -> named_struct("
-                "'field', k, 'v', get_json_object(_payload, concat('$[''', k, ''']'))))"
+                f"transform(filter(map_entries(_fields), {keep}), "
+                "e -> named_struct('field', e.key, 'v', e.value))"
             )
         else:
             values = F.array(
                 F.struct(
                     F.lit(None).cast("string").alias("field"),
-                    _json_field(F.col("_payload"), m.value).alias("v"),
+                    _field(F.col("_fields"), m.value).alias("v"),
                 )  # type: ignore[arg-type]
             )
         value_sets = (F.when if value_sets is None else value_sets.when)(
@@ -168,12 +171,12 @@ def mqtt_values(mqtt_messages: DataFrame, rules: CompiledRules) -> DataFrame:
         """The rule's value field is absent (a JSON null value is a value)."""
         if m.value is None:
             return F.lit(False)
-        return ~F.array_contains(F.json_object_keys("_payload"), m.value)
+        return ~F.map_contains_key("_fields", m.value)
 
     def ts(m) -> Column:
         if m.timestamp is None:
             return F.col("received_at")
-        raw = _json_field(F.col("_payload"), m.timestamp)
+        raw = _field(F.col("_fields"), m.timestamp)
         if m.timestamp_format == "epoch_ms":
             return F.timestamp_millis(raw.try_cast("bigint"))
         if m.timestamp_format == "epoch_s":
@@ -181,12 +184,13 @@ def mqtt_values(mqtt_messages: DataFrame, rules: CompiledRules) -> DataFrame:
         return F.coalesce(F.col("source_timestamp"), F.try_to_timestamp(raw))
 
     quality = per_rule(
-        lambda m: F.lower(_json_field(F.col("_payload"), m.quality)) if m.quality else F.lit("good")
+        lambda m: F.lower(_field(F.col("_fields"), m.quality)) if m.quality else F.lit("good")
     )
     unit_in = per_rule(
-        lambda m: _json_field(F.col("_payload"), m.unit) if m.unit else F.lit(None).cast("string")
+        lambda m: _field(F.col("_fields"), m.unit) if m.unit else F.lit(None).cast("string")
     )
     return df.select(
+        *_group_columns(df),
         F.lit("uns").alias("source"),
         F.when(F.col("_fv.field").isNotNull(), F.concat_ws("#", "_topic", "_fv.field"))
         .otherwise(F.col("_topic"))
@@ -250,7 +254,8 @@ def sparkplug_values(sparkplug_messages: DataFrame, rules: CompiledRules) -> Dat
         "ingested_at",
         F.lit(False).alias("_no_value_field"),
     )
-    return df.withColumn("rule", _rule_index(rules.of("sparkplug")))
+    # metric addresses are matched row by row: listing them apart would decode every message twice
+    return _matched(df, rules.of("sparkplug"), ("_spb",), per_address=False)
 
 
 def opcua_values(opcua: DataFrame, rules: CompiledRules) -> DataFrame:
@@ -310,7 +315,50 @@ def opcua_values(opcua: DataFrame, rules: CompiledRules) -> DataFrame:
     df = df.withColumn("address", F.concat_ws(" @ ", "_node", "_browse")).withColumn(
         "_no_value_field", F.lit(False)
     )
-    return df.withColumn("rule", _rule_index(rules.of("opcua")))
+    return _matched(df, rules.of("opcua"), ("_node", "_browse", "endpoint"), per_address=True)
+
+
+def _group_column(name: str) -> str:
+    """The column holding what a rule's regex captured for the placeholder `{name}`."""
+    return f"_g_{name}"
+
+
+def _group_columns(df: DataFrame) -> list[str]:
+    return [c for c in df.columns if c.startswith("_g_")]
+
+
+def _matched(
+    df: DataFrame, compiled: list[CompiledRule], address: tuple[str, ...], *, per_address: bool
+) -> DataFrame:
+    """`df` with `rule` (the index of the first rule whose address regex matches, else null)
+    and a `_g_<name>` column per placeholder of the rules: what the matching rule's regex
+    captured from the address.
+
+    `per_address`: the regexes run once per distinct address (the `address` columns) and the
+    result is joined back; a source has thousands of addresses and millions of values.
+    """
+    names = sorted({n for r in compiled for n in r.names})
+
+    def with_groups(frame: DataFrame) -> DataFrame:
+        frame = frame.withColumn("rule", _rule_index(compiled))
+        for name in names:
+            picked = None
+            for r in compiled:
+                if name in r.names:
+                    part = F.regexp_extract(F.col(r.address), r.regex, r.names.index(name) + 1)
+                    picked = (F.when if picked is None else picked.when)(
+                        F.col("rule") == r.index, part
+                    )
+            frame = frame.withColumn(_group_column(name), picked)
+        return frame
+
+    if not per_address or not compiled:
+        return with_groups(df)
+    keys = with_groups(df.select(*address).distinct()).select(
+        *[F.col(c).alias(f"_key_{c}") for c in address], "rule", *map(_group_column, names)
+    )
+    on = reduce(Column.__and__, [F.col(c).eqNullSafe(F.col(f"_key_{c}")) for c in address])
+    return df.join(F.broadcast(keys), on, "left").drop(*[f"_key_{c}" for c in address])
 
 
 def _rule_index(compiled: list[CompiledRule]) -> Column:
@@ -334,7 +382,7 @@ def _render(template: Template, r: CompiledRule) -> Column:
         elif v == "field":
             parts.append(F.col("_field"))
         else:
-            parts.append(F.regexp_extract(F.col(r.address), r.regex, r.names.index(v) + 1))
+            parts.append(F.col(_group_column(v)))
     return F.concat(*parts) if parts else F.lit("")
 
 
@@ -450,14 +498,19 @@ def _resolve(
             )
         ]
     )
-    spec = F.when(F.col("_role").isNotNull(), specs[F.col("_role")])
+    # Intermediate values are named columns, each computed once: written inline they would be
+    # copied into every expression that uses them, and a generated method too large for the
+    # JVM to compile (8 KB of bytecode) runs interpreted, several times slower.
+    df = df.withColumn("_spec", F.when(F.col("_role").isNotNull(), specs[F.col("_role")]))
+    spec = F.col("_spec")
     silver_tag = spec["tag"]
     is_text = spec["is_text"]
     unit = spec["unit"]
     source_unit = spec["source_unit"]
-    is_state = spec["is_state"]
-    df = df.withColumn("_v", F.col("value_text"))
-    plain = _unquoted(F.col("_v"))
+    df = df.withColumn("_is_state", F.coalesce(spec["is_state"], F.lit(False)))
+    is_state = F.col("_is_state")
+    df = df.withColumn("_plain", _unquoted(F.col("value_text")))
+    plain = F.col("_plain")
     state_maps = {
         j: F.create_map(*[F.lit(x) for kv in r.value_map().items() for x in kv])
         for j, r in enumerate(rules.roles)
@@ -467,10 +520,13 @@ def _resolve(
     if state_maps:
         # state role index -> its value map, as one map of maps
         maps = F.create_map(*[x for j, m in state_maps.items() for x in (F.lit(j), m)])
-        mapped_state = F.when(is_state, maps[F.col("_role")][_value_key(plain)]).otherwise(plain)
+        df = df.withColumn("_key", F.when(is_state, _value_key(plain)))
+        mapped_state = F.when(is_state, maps[F.col("_role")][F.col("_key")]).otherwise(plain)
     # an empty state (a Sparkplug birth before the first value) is no value, not a new name
-    blank = F.coalesce(F.trim(plain), F.lit("")) == ""
-    value = F.when(blank, F.lit(None)).otherwise(mapped_state)
+    df = df.withColumn("_blank", F.coalesce(F.trim(plain), F.lit("")) == "")
+    blank = F.col("_blank")
+    df = df.withColumn("_value", F.when(blank, F.lit(None)).otherwise(mapped_state))
+    value = F.col("_value")
     rule_label = by_rule(lambda r: F.lit(r.rule.label)) if compiled else F.lit(None)
     reason = (
         F.when(F.col("rule").isNull(), F.lit("no signal rule matches the address"))
@@ -509,7 +565,7 @@ def _resolve(
             ),
         )
         .when(
-            F.coalesce(is_state, F.lit(False)) & ~blank & value.isNull(),
+            is_state & ~blank & value.isNull(),
             F.concat(
                 F.lit("state value '"),
                 plain,
@@ -526,10 +582,7 @@ def _resolve(
         F.col("_eq").alias("equipment_id"),
         F.coalesce(silver_tag, F.col("_tag_src")).cast("string").alias("tag"),
         "event_time",
-        F.when(F.coalesce(is_state, F.lit(False)), value)
-        .otherwise(F.col("value_text"))
-        .cast("string")
-        .alias("value_text"),
+        F.when(is_state, value).otherwise(F.col("value_text")).cast("string").alias("value_text"),
         "quality",
         F.coalesce(F.col("unit_in"), source_unit).cast("string").alias("unit_in"),
         unit.cast("string").alias("unit"),

@@ -57,6 +57,33 @@ WRITER = textwrap.dedent(
     print(json.dumps(out))
     """
 )
+LOADER = textwrap.dedent(
+    """
+    import json
+    from datetime import UTC, datetime
+    from ingestion.bronze_loader import BronzeLoader
+    from ingestion.landing import LandingRecord, LandingZone
+    from lakehouse.lake import open_lake
+
+    lake = open_lake()
+    t0 = datetime(2026, 3, 1, 6, tzinfo=UTC)
+    message = lambda i: LandingRecord(
+        "mqtt", "uns", f"acme/berlin/a/l/c/cnc01/t{i}", b'{"value": %d}' % i, t0, t0, {"qos": "1"}
+    )
+    zone = LandingZone(lake.root / "_landing")
+    zone.write_batch("uns", [message(i) for i in range(30)])
+    zone.write_batch("uns", [message(i) for i in range(20, 40)])  # 10 sent again
+    loader = BronzeLoader(lake, zone.root)
+    first, again = loader.run(), loader.run()
+    out = {
+        "connect": type(lake.spark).__module__.startswith("pyspark.sql.connect"),
+        "first": [first.batches, first.rows_read_by_table],
+        "again": [again.batches, again.rows_read_by_table],
+        "rows": lake.read("bronze.mqtt_messages").count(),
+    }
+    print(json.dumps(out))
+    """
+)
 REFUSED = textwrap.dedent(
     """
     import sys
@@ -118,6 +145,19 @@ def test_clients_share_the_engines_catalog_and_write_through_it_as_sql(warm_engi
     print(f"plantlake sql through the engine: {time.perf_counter() - started:.1f} s")
     assert cli.returncode == 0, cli.stderr[-3000:]
     assert json.loads(cli.stdout) == [{"n": 6}]
+
+
+def test_the_bronze_loader_runs_through_the_engine_and_reports_what_it_loaded(warm_engine):
+    """Its micro-batches run in the engine's Python worker: what they offered comes back
+    through their commits."""
+    _, _, env = warm_engine
+    loader = run(LOADER, env)
+    assert loader.returncode == 0, loader.stderr[-3000:]
+    out = json.loads(loader.stdout.strip().splitlines()[-1])
+    assert out["connect"]
+    assert out["first"] == [1, {"bronze.mqtt_messages": 50}]  # offered, the 10 again included
+    assert out["again"] == [0, {}]  # nothing new landed
+    assert out["rows"] == 40
 
 
 def test_a_client_without_the_lakes_token_is_refused(warm_engine):
