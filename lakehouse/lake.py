@@ -132,6 +132,7 @@ class Lake:
     def __init__(self, spark: SparkSession, root: Path | str):
         self.spark = spark
         self.root = Path(root).resolve()
+        self._last_days: dict[tuple[str, int], date | None] = {}  # (table, version) → last day
 
     # -- where tables live -------------------------------------------------------------------
     def path(self, name: str) -> Path:
@@ -376,8 +377,12 @@ class Lake:
         return days
 
     def last_day(self, name: str) -> date | None:
-        """The table's latest event_date (from the Delta statistics, no scan)."""
-        return self.read(name).agg(F.max("event_date")).first()[0]
+        """The table's latest event_date: a query of the partition column, asked once per
+        version of the table (the steps of a run ask it of the same input again and again)."""
+        key = (name, self.version(name))
+        if key not in self._last_days:
+            self._last_days[key] = self.read(name).agg(F.max("event_date")).first()[0]
+        return self._last_days[key]
 
     def days(self, name: str) -> set:
         """Every event_date the table holds (its partitions)."""

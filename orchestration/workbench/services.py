@@ -258,7 +258,10 @@ class Workbench:
         def log(key: str) -> Path:
             return self.logs / f"{key}.log"
 
-        progress("starting Dagster, MLflow, JupyterLab, their front door and the SQL endpoint")
+        progress(
+            "starting the Spark engine, Dagster, MLflow, JupyterLab, their front door and the SQL "
+            "endpoint"
+        )
         state.sockets = tempfile.mkdtemp(prefix="plantlake-")  # mode 0700: only we reach the UIs
         self._save(state)
         doors = front_door.doors(ports, Path(state.sockets))
@@ -381,6 +384,7 @@ class Workbench:
         ports = self.settings.ports
         logs = self.logs
         door = {d.key: d for d in doors}
+        yield self._engine_service()
         self._dagster_home()
         dagster = Service(
             "dagster",
@@ -484,6 +488,24 @@ class Workbench:
                 {},
                 lambda: _said_ready(log, offset) and port_open(ports.sql),
             )
+
+    def _engine_service(self):
+        """The warm Spark engine first: Dagster runs, notebooks and `plantlake sql` of this
+        lake connect to it (`lakehouse.engine`) instead of starting Spark each."""
+        from lakehouse import engine
+
+        port = self.settings.ports.engine
+        log = self.logs / "engine.log"
+        service = Service(
+            "engine",
+            "Spark engine (Spark Connect)",
+            f"sc://localhost:{port}",
+            f"token in {engine.folder(self.lake_root) / 'token'}",
+            str(log),
+            note="every client of this lake uses it (setting engine=auto)",
+        )
+        ready = lambda: engine.running(self.lake_root) is not None and port_open(port)  # noqa: E731
+        return service, [*_plantlake(), "engine", "--port", str(port)], {}, ready
 
     def _dagster_home(self) -> None:
         home = self.lake_root / "_dagster"

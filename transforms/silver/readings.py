@@ -111,7 +111,9 @@ def conform_readings(long: DataFrame, tags: DataFrame) -> DataFrame:
             ).otherwise(F.col("_quality")),
         )
     typed = typed.withColumnRenamed("_quality", "quality")
-    best = Window.partitionBy("equipment_id", "tag", "event_time").orderBy(
+    # event_date (a function of event_time) leads the keys, so the rows come out of the
+    # window sorted as the writer of the event_date partitions needs them: no second sort
+    best = Window.partitionBy("event_date", "equipment_id", "tag", "event_time").orderBy(
         F.when(F.col("quality") == "good", 0).when(F.col("quality") == "uncertain", 1).otherwise(2),
         source_rank(),  # several sources deliver the same reading: keep the most precise
         F.col("ingested_at").asc(),
