@@ -251,7 +251,7 @@ class Lake:
         if missing:
             columns = ", ".join(
                 f"`{f.name}` {f.dataType.simpleString()} COMMENT "
-                f"'{(f.metadata.get('comment') or '').replace(chr(39), '')}'"
+                + _quoted(f.metadata.get("comment") or "")
                 for f in missing
             )
             try:

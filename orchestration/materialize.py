@@ -6,11 +6,13 @@ unless DAGSTER_HOME is set), so `dagster dev` on the same instance shows the run
 
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
+from rich.console import Console
 
 from lakehouse.lake import Lake
 
@@ -68,7 +70,10 @@ def _execute(
 
     register(lake)
     started = time.perf_counter()
-    with dagster_instance(lake) as instance:
+    console = Console(stderr=True)
+    # a run takes minutes: on a terminal a spinner says what runs (nothing in logs and pipes)
+    status = console.status(f"Dagster job {job_name} running…") if console.is_terminal else None
+    with status or nullcontext(), dagster_instance(lake) as instance:
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
             resources={
