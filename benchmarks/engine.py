@@ -9,8 +9,16 @@ the engine `open_lake` gives. DuckDB, in a process of its own, builds the same d
 tables from the same Delta files (read with `deltalake`) with SQL that mirrors `transforms/` (the
 UNS mapping generated from the lake's plant model), and writes them as Delta too; both must give
 the same row counts and sums per table. Then every gold example query of the catalog (those of
-docs/tables.md) runs warm on both, and a fresh process of each answers one gold query. Figures are
-printed beside those the issue recorded; exit status 1 when the engines disagree.
+docs/tables.md) runs warm on both, and a fresh process of each answers one gold query
+(`plantlake sql … -f json`, without an engine).
+
+Then the same through the warm engine: the lake's `plantlake engine` (Spark Connect) is started
+on a free port (its start, spawn → serving, is timed), every gold example runs warm through it
+from one client process (`open_lake()` connects it; an untimed pass over all of them first, as the
+just-started engine's JVM is not warm yet), then `plantlake sql` answers the same gold query with
+it up, each a fresh process; the engine is stopped at the end. Figures are printed beside those
+the issue recorded and its goals; exit status 1 when the engines disagree, 3 when the figures
+through the engine could not be taken.
 
     .venv/bin/python benchmarks/engine.py [--days 15] [--lake DIR]
 """
@@ -36,6 +44,7 @@ from pathlib import Path
 import psutil
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # The chain, one table per step of the `refresh` job (the readings step also writes
@@ -92,7 +101,15 @@ QUERY_REPEATS = 5
 START_REPEATS = 3
 FIRST_ANSWER_TABLE = "gold.oee_shift"  # its first example answers in the start → answer runs
 CHAIN_RATIO_GOAL = 4.0
-QUERY_MEDIAN_GOAL_MS = 150.0
+QUERY_MEDIAN_GOAL_MS = 150.0  # the gold example queries' median, warm (through the engine too)
+START_GOAL_S = 12.0  # `plantlake sql` start → answer without an engine
+ENGINE_START_GOAL_S = 2.0  # … with the lake's warm engine up
+ENGINE_READY_TIMEOUT_S = 300.0
+# Untimed passes over every gold example through a just-started engine before the timed runs: a
+# warm engine has run for a while (its JVM compiled the planner's hot code); the local session's
+# JVM has run the chain before its queries are timed. One pass took the median from ~480 to
+# ~360 ms in a 1-day trial.
+ENGINE_WARM_UP_PASSES = 1
 # Issue 17's figures ("today"): Spark, DuckDB, ratio.
 TODAY = {
     "start": ("33.6 s", "1.09 s", "31×"),
@@ -134,6 +151,7 @@ class PeakMemory:
     def __init__(self, *pids: int, every_s: float = 0.2):
         self.pids, self.every_s = pids, every_s
         self.peak_bytes = 0
+        self.started_jvm = False  # a `java` process ran in the tree (a local Spark session)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -155,6 +173,7 @@ class PeakMemory:
         for p in processes:
             with contextlib.suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
+                self.started_jvm = self.started_jvm or p.name() == "java"
         return total
 
     def _sample(self) -> None:
@@ -1325,15 +1344,22 @@ class QueryTime:
     duckdb_rows: int | None
     error: str = ""
     note: str = ""  # how the DuckDB text differs beyond the renamed functions
+    engine_ms: float | None = None  # through the warm engine, from a client process
+    engine_rows: int | None = None
 
 
-def _median_ms(run: Callable[[], int], repeats: int) -> tuple[float, int]:
+def _times_ms(run: Callable[[], int], repeats: int) -> tuple[list[float], int]:
     rows = run()  # warm: the first run is not counted
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         rows = run()
         times.append((time.perf_counter() - t0) * 1000)
+    return times, rows
+
+
+def _median_ms(run: Callable[[], int], repeats: int) -> tuple[float, int]:
+    times, rows = _times_ms(run, repeats)
     return statistics.median(times), rows
 
 
@@ -1379,14 +1405,28 @@ print(f"{len(rows)} row(s)", flush=True)
 """
 
 
+def json_answer(line: str) -> bool:
+    """The line is the whole answer of `plantlake sql -f json` (a JSON array of rows)."""
+    if not line.lstrip().startswith("["):
+        return False
+    try:
+        return isinstance(json.loads(line), list)
+    except ValueError:
+        return False
+
+
 @dataclass
 class FirstAnswer:
     seconds: float
     peak_bytes: int
+    started_jvm: bool = False  # the process started a JVM of its own (a local Spark session)
 
 
-def first_answer(command: list[str], env: dict[str, str]) -> FirstAnswer:
-    """Seconds from starting `command` to the line that closes its answer ("N row(s)")."""
+def first_answer(
+    command: list[str], env: dict[str, str], answered_by: Callable[[str], bool] = ANSWERED.match
+) -> FirstAnswer:
+    """Seconds from starting `command` to the line that gives its answer (`answered_by`: by
+    default "N row(s)", which closes it)."""
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -1395,7 +1435,7 @@ def first_answer(command: list[str], env: dict[str, str]) -> FirstAnswer:
         answered = None
         with PeakMemory(process.pid) as memory:
             for line in process.stdout:
-                if answered is None and ANSWERED.match(line):
+                if answered is None and answered_by(line):
                     answered = time.perf_counter() - started
             process.wait()
         if process.returncode != 0 or answered is None:
@@ -1403,17 +1443,36 @@ def first_answer(command: list[str], env: dict[str, str]) -> FirstAnswer:
             raise SystemExit(
                 f"{' '.join(command[:2])} gave no answer:\n{errors.read().decode()[-3000:]}"
             )
-    return FirstAnswer(answered, memory.peak_bytes)
+    return FirstAnswer(answered, memory.peak_bytes, memory.started_jvm)
+
+
+def first_answer_sql() -> tuple[str, str]:
+    """The table and SQL of the gold query the start → answer runs ask."""
+    return next(e for e in gold_examples() if e[0] == FIRST_ANSWER_TABLE)
+
+
+def plantlake_sql(sql: str) -> list[str]:
+    """`plantlake sql <sql> -f json` (the SQL opens with --: it follows `--`)."""
+    return [str(Path(sys.executable).parent / "plantlake"), "sql", "-f", "json", "--", sql]
+
+
+def lake_env(lake_root: Path, **settings: str) -> dict[str, str]:
+    """This process's environment for a client of the lake (PLANTLAKE_* settings added)."""
+    return {
+        **os.environ,
+        "PLANTLAKE_LAKE_ROOT": str(lake_root),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        **{f"PLANTLAKE_{k.upper()}": v for k, v in settings.items()},
+    }
 
 
 def first_answers(lake_root: Path) -> tuple[list[FirstAnswer], list[FirstAnswer]]:
     """`plantlake sql` against a DuckDB process, each a fresh process, interleaved."""
-    table, sql = next(e for e in gold_examples() if e[0] == FIRST_ANSWER_TABLE)
-    env = {**os.environ, "PLANTLAKE_LAKE_ROOT": str(lake_root), "SPARK_LOCAL_IP": "127.0.0.1"}
-    plantlake = str(Path(sys.executable).parent / "plantlake")
+    table, sql = first_answer_sql()
+    env = lake_env(lake_root, engine="local")  # a local session even if an engine were up
     spark, duck = [], []
     for _ in range(START_REPEATS):
-        spark.append(first_answer([plantlake, "sql", "--", sql], env))  # the SQL opens with --
+        spark.append(first_answer(plantlake_sql(sql), env, json_answer))
         duck.append(
             first_answer(
                 [
@@ -1428,6 +1487,130 @@ def first_answers(lake_root: Path) -> tuple[list[FirstAnswer], list[FirstAnswer]
             )
         )
     return spark, duck
+
+
+# -- through the warm engine -------------------------------------------------------------------
+@dataclass
+class EngineRun:
+    """The lake's warm engine (`plantlake engine`) started for the benchmark, and what its
+    clients, each a process of its own, measured through it."""
+
+    url: str = ""
+    ready_s: float | None = None  # spawn → serving, every table registered
+    client_open_s: float | None = None  # open_lake() in the query client: its session
+    starts: list[FirstAnswer] = field(default_factory=list)  # `plantlake sql` start → answer
+    peak_bytes: int = 0  # the engine's process tree, while its clients ran
+    error: str = ""  # why the figures are missing
+
+
+def run_engine_client() -> None:
+    """In a client process of the lake's engine (PLANTLAKE_LAKE_ROOT): ENGINE_WARM_UP_PASSES
+    untimed passes over every gold example, then each QUERY_REPEATS times after one untimed run;
+    prints the times as one line of JSON."""
+    from pyspark.errors import PySparkException
+
+    from lakehouse.lake import open_lake
+
+    started = time.perf_counter()
+    lake = open_lake(attach=False)  # the engine's catalog holds every table already
+    out = {"open_s": time.perf_counter() - started, "queries": []}
+    if not type(lake.spark).__module__.startswith("pyspark.sql.connect"):
+        raise SystemExit("the client did not connect to the lake's engine (a local session)")
+    for _ in range(ENGINE_WARM_UP_PASSES):
+        for _, sql in gold_examples():
+            with contextlib.suppress(PySparkException):  # said by the timed runs below
+                lake.sql(sql).collect()
+    for table, sql in gold_examples():
+        query = {"table": table, "sql": sql}
+        try:
+            query["ms"], query["rows"] = _times_ms(
+                lambda sql=sql: len(lake.sql(sql).collect()), QUERY_REPEATS
+            )
+        except PySparkException as exc:
+            query["error"] = str(exc).splitlines()[0][:120]
+        out["queries"].append(query)
+    print(json.dumps(out), flush=True)
+
+
+def engine_queries(env: dict[str, str], queries: list[QueryTime]) -> float:
+    """Every gold example through the engine, in one client process (`run_engine_client`): its
+    median into `queries`; returns the seconds the client took to open the lake."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--engine-client"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"the engine's query client failed:\n{done.stderr[-3000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    by_sql = {(q["table"], q["sql"]): q for q in out["queries"]}
+    for (table, sql), result in zip(gold_examples(), queries, strict=True):
+        measured = by_sql[(table, sql)]
+        if "error" in measured:
+            result.error += f"engine: {measured['error']} "
+            continue
+        result.engine_ms, result.engine_rows = statistics.median(measured["ms"]), measured["rows"]
+    return out["open_s"]
+
+
+def through_engine(lake_root: Path, queries: list[QueryTime], log: Path) -> EngineRun:
+    """Start the lake's engine on a free port (as `plantlake engine` starts), time its start;
+    then the gold examples warm through it from one client process, and `plantlake sql` start →
+    answer, each a fresh process, with it up and warm (the first session of a just-started engine
+    costs several seconds more: the query client's); stop it. A failure is recorded in the
+    result (the figures without engine stand)."""
+    from lakehouse import engine as warm
+    from lakehouse.services.ports import free_port, port_open
+    from lakehouse.services.processes import (
+        ProcessRef,
+        ServiceStartError,
+        spawn,
+        stop_family,
+        wait_ready,
+    )
+    from lakehouse.settings import REPO_ROOT
+
+    run = EngineRun()
+    served = warm.running(lake_root)
+    if served is not None:
+        run.error = f"the lake is served already ({served.url}, pid {served.pid}): stop it first"
+        return run
+    port = free_port()
+    env = lake_env(lake_root, engine="auto", ports__engine=str(port))
+    t = _step(f"the lake's warm engine: starting it on port {port} (log: {log})")
+    started = time.perf_counter()
+    process = spawn([sys.executable, "-m", "lakehouse.cli", "engine"], log, env=env, cwd=REPO_ROOT)
+    ref = ProcessRef.of(process.pid)
+    try:
+        with PeakMemory(process.pid) as memory:
+            ready = lambda: warm.running(lake_root) is not None and port_open(port)  # noqa: E731
+            wait_ready("engine", ready, process, log, timeout_s=ENGINE_READY_TIMEOUT_S)
+            run.ready_s = time.perf_counter() - started
+            run.url = warm.running(lake_root).url
+            _done(t)
+            t = _step(
+                f"gold example queries through the engine, one client process "
+                f"({ENGINE_WARM_UP_PASSES} untimed pass(es) over all, then {QUERY_REPEATS} runs "
+                "each after one untimed)"
+            )
+            run.client_open_s = engine_queries(env, queries)
+            _done(t)
+            t = _step(
+                f"plantlake sql start → answer through the engine, a fresh process each "
+                f"({START_REPEATS} runs)"
+            )
+            _, sql = first_answer_sql()
+            for _ in range(START_REPEATS):
+                run.starts.append(first_answer(plantlake_sql(sql), env, json_answer))
+            if any(a.started_jvm for a in run.starts):
+                raise SystemExit("plantlake sql started Spark itself instead of using the engine")
+            _done(t)
+        run.peak_bytes = memory.peak_bytes
+    except (ServiceStartError, SystemExit, subprocess.TimeoutExpired, ValueError) as exc:
+        run.error = str(exc) or type(exc).__name__
+        console.print(f"[red]  through the engine: {escape(run.error)}[/red]")
+    finally:
+        stop_family(ref)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+    return run
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -1454,38 +1637,83 @@ class Results:
     spark_starts: list[FirstAnswer] = field(default_factory=list)
     duckdb_starts: list[FirstAnswer] = field(default_factory=list)
     spark_engine: str = ""  # what ran the Spark side
+    engine: EngineRun = field(default_factory=EngineRun)  # through the lake's warm engine
 
 
-def _query_medians(queries: list[QueryTime]) -> tuple[list[float], list[float]]:
-    both = [q for q in queries if q.spark_ms is not None and q.duckdb_ms is not None]
-    return [q.spark_ms for q in both], [q.duckdb_ms for q in both]
+def _query_medians(
+    queries: list[QueryTime], spark: str = "spark_ms"
+) -> tuple[list[float], list[float]]:
+    """Per query, the Spark side's median (`spark`: spark_ms, or engine_ms through the engine)
+    and DuckDB's, of the queries both answered."""
+    both = [q for q in queries if getattr(q, spark) is not None and q.duckdb_ms is not None]
+    return [getattr(q, spark) for q in both], [q.duckdb_ms for q in both]
 
 
 def _start_row(r: Results) -> list[str]:
     spark = statistics.median(a.seconds for a in r.spark_starts)
     duck = statistics.median(a.seconds for a in r.duckdb_starts)
     return [
-        f"process start → first answer, one gold query (median of {START_REPEATS})",
+        f"process start → first answer, one gold query (median of {START_REPEATS}; plantlake "
+        "sql without engine)",
         f"{spark:.1f} s",
         f"{duck:.2f} s",
         _ratio(spark, duck),
         *TODAY["start"],
-        "",
+        f"plantlake sql without engine ≤ {START_GOAL_S:.0f} s: {_met(spark <= START_GOAL_S)}",
     ]
 
 
-def _query_row(r: Results) -> list[str]:
-    spark_ms, duck_ms = _query_medians(r.queries)
+def _engine_start_row(r: Results) -> list[str]:
+    title = (
+        f"process start → first answer, one gold query (median of {START_REPEATS}) through the "
+        "warm engine"
+    )
+    goal = f"plantlake sql with engine ≤ {ENGINE_START_GOAL_S:.0f} s"
+    if not r.engine.starts:
+        return [title, "–", "", "", "", "", "", f"{goal}: not measured"]
+    spark = statistics.median(a.seconds for a in r.engine.starts)
+    duck = statistics.median(a.seconds for a in r.duckdb_starts)
+    return [
+        title,
+        f"{spark:.2f} s",
+        f"{duck:.2f} s",
+        _ratio(spark, duck),
+        "",
+        "",
+        "",
+        f"{goal}: {_met(spark <= ENGINE_START_GOAL_S)}",
+    ]
+
+
+def _query_row(r: Results, through_engine: bool = False) -> list[str]:
+    spark_ms, duck_ms = _query_medians(r.queries, "engine_ms" if through_engine else "spark_ms")
+    title = "gold example query, warm" + (" through the warm engine" if through_engine else "")
+    then = ("", "", "") if through_engine else TODAY["query"]
+    goal = f"Spark median ≤ {QUERY_MEDIAN_GOAL_MS:.0f} ms"
     if not spark_ms:
-        return ["gold example queries, warm", "–", "–", "–", *TODAY["query"], ""]
+        return [title, "–", "–", "–", *then, f"{goal}: not measured" if through_engine else ""]
     spark, duck = statistics.median(spark_ms), statistics.median(duck_ms)
     return [
-        f"gold example query, warm ({len(spark_ms)} queries: median (range))",
+        f"{title} ({len(spark_ms)} queries: median (range))",
         f"{spark:.0f} ms ({min(spark_ms):.0f}–{max(spark_ms):.0f})",
         f"{duck:.1f} ms ({min(duck_ms):.1f}–{max(duck_ms):.1f})",
         _ratio(spark, duck),
-        *TODAY["query"],
-        f"Spark median ≤ {QUERY_MEDIAN_GOAL_MS:.0f} ms: {_met(spark <= QUERY_MEDIAN_GOAL_MS)}",
+        *then,
+        f"{goal}: {_met(spark <= QUERY_MEDIAN_GOAL_MS)}",
+    ]
+
+
+def _engine_ready_row(r: Results) -> list[str]:
+    e = r.engine
+    opened = (
+        ""
+        if e.client_open_s is None
+        else f"; its first client's open_lake(): {e.client_open_s:.2f} s"
+    )
+    return [
+        f"the warm engine's start: spawn → serving, every table registered (once{opened})",
+        "–" if e.ready_s is None else f"{e.ready_s:.1f} s",
+        *[""] * 6,
     ]
 
 
@@ -1514,19 +1742,39 @@ def _memory_row(r: Results) -> list[str]:
     ]
 
 
+def _engine_memory_row(r: Results) -> list[str]:
+    client = max((a.peak_bytes for a in r.engine.starts), default=0)
+    return [
+        "peak memory through the warm engine (the engine's process tree / a plantlake sql client)",
+        f"{_gb(r.engine.peak_bytes)} / {_gb(client)}",
+        *[""] * 6,
+    ]
+
+
 def summary_table(r: Results) -> Table:
+    through = (
+        f"the lake's engine (`plantlake engine`) at {r.engine.url}, its clients processes of "
+        "their own"
+        if r.engine.url
+        else f"the lake's engine did not run ({escape(r.engine.error.splitlines()[0][:100])})"
+        if r.engine.error
+        else "not measured"
+    )
     table = Table(
         title="plantlake (Spark) against DuckDB, same machine, same run; and as issue 17 "
         "recorded it",
-        caption=f"Spark: {r.spark_engine}. Chain: bronze UNS → silver.readings → "
-        "silver.equipment_states → silver.production_counts → gold.oee_shift",
+        caption=f"Spark: {r.spark_engine}; through the warm engine: {through}. Chain: bronze "
+        "UNS → silver.readings → silver.equipment_states → silver.production_counts → "
+        "gold.oee_shift",
     )
     table.add_column("work", min_width=34)
     for column in ("Spark", "DuckDB", "ratio", "Spark then", "DuckDB then", "ratio then"):
         table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("goal", min_width=18)
+    table.add_column("goal", width=22)  # the table fits in 180 columns
     table.add_row(*_start_row(r))
+    table.add_row(*_engine_start_row(r))
     table.add_row(*_query_row(r))
+    table.add_row(*_query_row(r, through_engine=True))
     day = f"chain, one day ({r.busiest_day}, {r.busiest_readings:,} readings)"
     table.add_row(*_chain_row("one_day", day, r.spark_day, r.duckdb_day))
     table.add_row(*_chain_row("whole", "chain, the whole lake", r.spark_whole, r.duckdb_whole))
@@ -1535,7 +1783,9 @@ def summary_table(r: Results) -> Table:
         f"{r.spark_warm_up_s:.1f} s",
         *[""] * 6,
     )
+    table.add_row(*_engine_ready_row(r))
     table.add_row(*_memory_row(r))
+    table.add_row(*_engine_memory_row(r))
     return table
 
 
@@ -1594,20 +1844,25 @@ def equality_table(title: str, comparisons: list[Comparison]) -> Table:
 
 def queries_table(queries: list[QueryTime]) -> Table:
     table = Table(
-        title=f"gold example queries, warm: median of {QUERY_REPEATS} after one untimed run"
+        title=f"gold example queries, warm: median of {QUERY_REPEATS} after one untimed run "
+        "(engine: through the warm engine, from a client process, after "
+        f"{ENGINE_WARM_UP_PASSES} untimed pass(es) over all)"
     )
-    for column in ("table", "query", "Spark ms", "DuckDB ms", "ratio", "rows S/D"):
+    columns = ("table", "query", "Spark ms", "engine ms", "DuckDB ms", "ratio", "engine ratio")
+    for column in (*columns, "rows S/E/D"):
         table.add_column(column, justify="left" if column in ("table", "query") else "right")
     for q in queries:
         table.add_row(
             q.table.removeprefix("gold."),
             q.title[:70]
             + (f" [dim]({q.note})[/dim]" if q.note else "")
-            + (f" [red]{q.error}[/red]" if q.error else ""),
+            + (f" [red]{escape(q.error)}[/red]" if q.error else ""),
             "–" if q.spark_ms is None else f"{q.spark_ms:.0f}",
+            "–" if q.engine_ms is None else f"{q.engine_ms:.0f}",
             "–" if q.duckdb_ms is None else f"{q.duckdb_ms:.1f}",
             _ratio(q.spark_ms, q.duckdb_ms),
-            f"{q.spark_rows}/{q.duckdb_rows}",
+            _ratio(q.engine_ms, q.duckdb_ms),
+            f"{q.spark_rows}/{'–' if q.engine_rows is None else q.engine_rows}/{q.duckdb_rows}",
         )
     return table
 
@@ -1688,6 +1943,8 @@ def benchmark(lake_root: Path, days: int) -> Results:
     t = _step(f"process start → first answer, a fresh process each ({START_REPEATS} runs each)")
     results.spark_starts, results.duckdb_starts = first_answers(lake.root)
     _done(t)
+    scratch.mkdir(parents=True, exist_ok=True)
+    results.engine = through_engine(lake.root, results.queries, scratch / "engine.log")
     return results
 
 
@@ -1702,6 +1959,8 @@ def report(r: Results) -> list[str]:
     )
     console.print(equality_table("equal rows, the whole lake", r.equal_whole))
     console.print(queries_table(r.queries))
+    if r.engine.error:
+        console.print(f"[red]through the warm engine: {escape(r.engine.error)}[/red]")
     return [
         f"{c.table} ({run})"
         for run, cs in (("one day", r.equal_day), ("whole lake", r.equal_whole))
@@ -1718,14 +1977,21 @@ def main(
     reference_job: Path | None = typer.Option(
         None, hidden=True, help="(internal) run the DuckDB chain a job file describes"
     ),
+    engine_client: bool = typer.Option(
+        False, hidden=True, help="(internal) time the gold examples through the lake's engine"
+    ),
 ) -> None:
     if reference_job is not None:
         run_reference_job(reference_job)
         return
+    if engine_client:
+        run_engine_client()
+        return
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     root = lake or Path(tempfile.mkdtemp(prefix="plantlake-bench-engine-"))
     try:
-        disagree = report(benchmark(root.resolve(), days))
+        results = benchmark(root.resolve(), days)
+        disagree = report(results)
     except ReferenceUnsupported as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -1736,6 +2002,8 @@ def main(
         console.print(f"[red]the engines disagree on {', '.join(disagree)}[/red]")
         raise typer.Exit(1)
     console.print("[green]both engines give the same rows for every table of the chain[/green]")
+    if results.engine.error:
+        raise typer.Exit(3)
 
 
 if __name__ == "__main__":
