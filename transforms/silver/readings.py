@@ -58,7 +58,7 @@ def conform_readings(long: DataFrame, tags: DataFrame) -> DataFrame:
         long.join(meta, ["equipment_id", "tag"], "left")
         .withColumn("_unit_tag", F.coalesce(F.col("unit"), F.col("_mes_unit")))
         .withColumn("_unit_in", F.coalesce("unit_in", "_unit_tag"))
-        .withColumn("_conversion", F.concat_ws(">", "_unit_in", "_unit_tag"))
+        .withColumn("_conversion", F.concat("_unit_in", F.lit(">"), "_unit_tag"))  # null: none
         .withColumn("_lower", F.lower("value_text"))
         # asked of Enum values only: a failed try_cast costs an exception (5 µs a row)
         .withColumn(

@@ -123,7 +123,11 @@ def mqtt_values(mqtt_messages: DataFrame, rules: CompiledRules) -> DataFrame:
     # values as JSON text); text that is not a JSON object gives null, never an error
     df = mqtt_messages.select(
         F.col("topic").alias("_topic"),
-        F.from_json(F.col("payload").cast("string"), "map<string,string>").alias("_fields"),
+        F.from_json(
+            F.col("payload").cast("string"),
+            "map<string,string>",
+            {"allowUnquotedControlChars": "true"},  # as get_json_object reads them
+        ).alias("_fields"),
         "source_timestamp",
         "received_at",
         "ingested_at",
@@ -319,8 +323,9 @@ def opcua_values(opcua: DataFrame, rules: CompiledRules) -> DataFrame:
 
 
 def _group_column(name: str) -> str:
-    """The column holding what a rule's regex captured for the placeholder `{name}`."""
-    return f"_g_{name}"
+    """The column holding what a rule's regex captured for the placeholder `{name}` (hex:
+    Spark's column names ignore case, placeholders do not)."""
+    return f"_g_{name.encode().hex()}"
 
 
 def _group_columns(df: DataFrame) -> list[str]:

@@ -261,3 +261,44 @@ def test_opcua_json_values_become_doubles_and_texts(spark):
         "work_order_id": (None, "WO-1 ü\n"),
         "material_lot": (None, "NaN"),
     }
+
+
+def test_raw_control_characters_and_placeholders_differing_in_case(spark):
+    """A payload string with a raw newline is read (as get_json_object read it), and `{Press}`
+    of one rule and `{press}` of another are two placeholders (Spark's columns ignore case)."""
+    model = parse_plant_model(
+        {
+            **MODEL,
+            "signals": [
+                {
+                    **MODEL["signals"][1],
+                    "name": "upper",
+                    "mqtt": {**MODEL["signals"][1]["mqtt"], "topic": "up/{Press}/telemetry"},
+                    "equipment": {"name": "{Press}"},
+                    "tag": "{Press}_power",
+                },
+                {
+                    **MODEL["signals"][1],
+                    "name": "lower",
+                    "mqtt": {**MODEL["signals"][1]["mqtt"], "topic": "low/{press}/telemetry"},
+                    "equipment": {"name": "{press}"},
+                    "tag": "{press}_power",
+                },
+            ],
+        }
+    )
+    bronze = spark.createDataFrame(
+        [
+            ("up/press7/telemetry", b'{"v": 5.5, "ts": %d, "note": "a\nb"}' % (MS // 1000)),
+            ("low/press7/telemetry", b'{"v": 6.5, "ts": %d}' % (MS // 1000)),
+        ],
+        "topic string, payload binary",
+    ).selectExpr(
+        "topic", "payload", "CAST(NULL AS timestamp) AS source_timestamp",
+        f"TIMESTAMP'{AT}' AS received_at", f"TIMESTAMP'{AT}' AS ingested_at",
+    )  # fmt: skip
+    rows = map_signals(compile_rules(model), equipment(spark, model), mqtt=bronze).collect()
+    assert sorted((r.equipment_id, r.value_text, r.reason) for r in rows) == [
+        (PRESS, "5.5", None),
+        (PRESS, "6.5", None),
+    ]
