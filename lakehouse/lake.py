@@ -317,34 +317,42 @@ class Lake:
         return {}
 
     @contextmanager
-    def commit_metadata(self, metadata: dict, session: SparkSession | None = None):
-        """Record `metadata` (JSON) in the commits made inside the block (what a build read),
-        by the lake's session or the given one (a streaming micro-batch's)."""
+    def session_settings(self, values: dict[str, str], session: SparkSession | None = None):
+        """Spark settings of the lake's session (or the given one) for the block, unset after."""
         conf = (session or self.spark).conf
-        key = "spark.databricks.delta.commitInfo.userMetadata"
-        conf.set(key, json.dumps(metadata, sort_keys=True))
+        for key, value in values.items():
+            conf.set(key, value)
         try:
             yield
         finally:
-            conf.unset(key)
+            for key in values:
+                conf.unset(key)
+
+    def commit_metadata(self, metadata: dict, session: SparkSession | None = None):
+        """Record `metadata` (JSON) in the commits made inside the block (what a build read),
+        by the lake's session or the given one (a streaming micro-batch's)."""
+        key = "spark.databricks.delta.commitInfo.userMetadata"
+        return self.session_settings({key: json.dumps(metadata, sort_keys=True)}, session)
+
+    def _commit_without_rows(
+        self, name: str, metadata: dict, prop: str, shown: dict, session: SparkSession | None
+    ) -> None:
+        """A commit of no rows recording `metadata`: it sets the table property `prop` to
+        `shown` (Delta commits no write that changed nothing, but a property change)."""
+        value = json.dumps(shown, sort_keys=True).replace("'", "")
+        with self.commit_metadata(metadata, session):
+            (session or self.spark).sql(
+                f"ALTER TABLE {_at(self.path(name))} SET TBLPROPERTIES ('{prop}' = '{value}')"
+            )
 
     def record(self, name: str, inputs: dict) -> None:
         """Record `inputs` as what `name` is up to date with, in a commit of no rows."""
-        value = json.dumps(inputs, sort_keys=True).replace("'", "")
-        with self.commit_metadata({"inputs": inputs}):
-            self.spark.sql(
-                f"ALTER TABLE delta.`{self.path(name)}` "
-                f"SET TBLPROPERTIES ('plantlake.built_from' = '{value}')"
-            )
+        self._commit_without_rows(name, {"inputs": inputs}, "plantlake.built_from", inputs, None)
 
     def note(self, name: str, metadata: dict, session: SparkSession | None = None) -> None:
-        """A commit of no rows that records `metadata` (a table property keeps the last one):
-        for a writer whose write changed nothing, which Delta does not commit."""
-        value = json.dumps(metadata, sort_keys=True).replace("'", "")
-        with self.commit_metadata(metadata, session):
-            (session or self.spark).sql(
-                f"ALTER TABLE {_at(self.path(name))} SET TBLPROPERTIES ('plantlake.noted' = '{value}')"
-            )
+        """A commit of no rows that records `metadata` (the property `plantlake.noted` keeps
+        the last one): for a writer whose write changed nothing, which Delta does not commit."""
+        self._commit_without_rows(name, metadata, "plantlake.noted", metadata, session)
 
     @contextmanager
     def recorded(self, name: str, inputs: dict):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 from pyspark.errors import PySparkException
@@ -255,10 +254,11 @@ def _merge_unmapped(lake: Lake, unmapped: DataFrame, days: list[date], txn_versi
     read up to): a run that fails after it and is retried does not add the counts again.
     """
     in_days = ", ".join(f"DATE'{d}'" for d in days)
-    conf = lake.spark.conf
-    conf.set("spark.databricks.delta.write.txnAppId", UNMAPPED_TXN_APP)
-    conf.set("spark.databricks.delta.write.txnVersion", str(txn_version))
-    try:
+    txn = {
+        "spark.databricks.delta.write.txnAppId": UNMAPPED_TXN_APP,
+        "spark.databricks.delta.write.txnVersion": str(txn_version),
+    }
+    with lake.session_settings(txn):
         lake.merge(
             "silver.unmapped_addresses",
             unmapped,
@@ -272,22 +272,12 @@ def _merge_unmapped(lake: Lake, unmapped: DataFrame, days: list[date], txn_versi
                 "last_ingested_at": "greatest(t.last_ingested_at, s.last_ingested_at)",
             },
         )
-    finally:
-        conf.unset("spark.databricks.delta.write.txnAppId")
-        conf.unset("spark.databricks.delta.write.txnVersion")
 
 
-@contextmanager
-def _dedup_settings(lake: Lake):
-    """Session settings for writing silver.readings: its deduplication keeps one row of groups
-    of one or two, where Spark's top-k sort before the shuffle (WindowGroupLimit) only sorts
-    everything twice (8 of 24 s on a day of 2.3 M readings)."""
-    conf, key = lake.spark.conf, "spark.sql.optimizer.windowGroupLimitThreshold"
-    conf.set(key, "-1")
-    try:
-        yield
-    finally:
-        conf.unset(key)
+# Session settings for writing silver.readings: its deduplication keeps one row of groups of one
+# or two, where Spark's top-k sort before the shuffle (WindowGroupLimit) only sorts everything
+# twice (8 of 24 s on a day of 2.3 M readings).
+DEDUP_SETTINGS = {"spark.sql.optimizer.windowGroupLimitThreshold": "-1"}
 
 
 def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
@@ -323,7 +313,7 @@ def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
         unmapped = signals.unmapped_addresses(addressed)
         if wanted:
             rows = rows.where(F.col("event_date").isin(wanted))
-            with _dedup_settings(lake):
+            with lake.session_settings(DEDUP_SETTINGS):
                 lake.replace_partitions("silver.readings", rows, wanted)
             lake.replace_partitions(
                 "silver.unmapped_addresses",
@@ -333,7 +323,7 @@ def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
             touched = wanted
         else:
             before = lake.version(consumer)
-            with _dedup_settings(lake):
+            with lake.session_settings(DEDUP_SETTINGS):
                 lake.overwrite("silver.readings", rows)
             lake.overwrite("silver.unmapped_addresses", unmapped)
             # the days the overwrite wrote or removed, from its commit (no Spark job)
@@ -366,7 +356,7 @@ def readings(lake: Lake, *, rebuild: bool | list[date] = False) -> list[Built]:
             Built("silver.unmapped_addresses", 0, note="no new bronze rows", wrote=False),
         ]
     addressed = _addressed(lake, frames).cache()
-    with _dedup_settings(lake):  # a cached frame is planned when cache() is called
+    with lake.session_settings(DEDUP_SETTINGS):  # a cached frame is planned when cache() is called
         new = readings_t.conform_readings(signals.mapped_readings(addressed), tags).cache()
         touched = sorted(r.event_date for r in new.select("event_date").distinct().collect())
     unmapped = signals.unmapped_addresses(addressed).cache()

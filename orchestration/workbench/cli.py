@@ -14,14 +14,8 @@ up_app = typer.Typer(help="Start the workbench on 127.0.0.1 (every service, deta
 down_app = typer.Typer(help="Stop what `plantlake up` started.")
 ORDER = (
     *("mosquitto", "postgres", "plant", "ingestion"),
-    *(
-        "engine",
-        "web",
-        "dagster",
-        "mlflow",
-        "jupyter",
-        "sql",
-    ),  # web: the front door of the three UIs
+    # engine: the warm Spark engine; web: the front door of the three UIs
+    *("engine", "web", "dagster", "mlflow", "jupyter", "sql"),
 )
 
 

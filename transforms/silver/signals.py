@@ -336,8 +336,8 @@ def _matched(
     df: DataFrame, compiled: list[CompiledRule], address: tuple[str, ...], *, per_address: bool
 ) -> DataFrame:
     """`df` with `rule` (the index of the first rule whose address regex matches, else null)
-    and a `_g_<name>` column per placeholder of the rules: what the matching rule's regex
-    captured from the address.
+    and a `_group_column(name)` column per placeholder of the rules: what the matching rule's
+    regex captured from the address.
 
     `per_address`: the regexes run once per distinct address (the `address` columns) and the
     result is joined back; a source has thousands of addresses and millions of values.
